@@ -1,0 +1,31 @@
+"""The house rules on imports (DESIGN.md 3.1) hold, and cannot silently rot."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+from importlinter.cli import lint_imports
+
+ROOT = Path(__file__).resolve().parents[2]
+NOT_MIMS = {"kit", "cli", "__pycache__"}
+
+
+def _contracts() -> list[dict]:
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    return config["tool"]["importlinter"]["contracts"]
+
+
+def test_every_contract_is_kept(monkeypatch):
+    monkeypatch.chdir(ROOT)
+    assert lint_imports(config_filename=str(ROOT / "pyproject.toml"), no_cache=True) == 0
+
+
+def test_every_mim_package_is_under_the_independence_contract():
+    mims = {f"mims.{p.name}" for p in (ROOT / "mims").iterdir()
+            if p.is_dir() and p.name not in NOT_MIMS and (p / "__init__.py").exists()}
+    independence = next(c for c in _contracts() if c["type"] == "independence")
+    forbidden_sources = {m for c in _contracts() if c["type"] == "forbidden"
+                         for m in c["source_modules"]}
+    assert mims <= set(independence["modules"]), "add new MIMs to the independence contract"
+    assert mims <= forbidden_sources, "add new MIMs to the gateway/conformance contract"

@@ -1,0 +1,113 @@
+"""`oup up` starts every MIM on loopback, serves them, and stops them all (no orphans)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from mims.cli.services import SERVICES
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _free_port_offset() -> int:
+    """An offset that puts every fixed port on a port that is free right now."""
+    for _ in range(50):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            base = s.getsockname()[1]
+        offset = base - min(svc.port for svc in SERVICES.values())
+        ports = [svc.port + offset for svc in SERVICES.values()]
+        if all(0 < p < 65536 and _is_free(p) for p in ports):
+            return offset
+    raise RuntimeError("no free loopback ports")
+
+
+def _is_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _processes_mentioning(marker: str) -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            except OSError:
+                continue
+            if marker in cmdline:
+                pids.append(int(entry.name))
+    return pids
+
+
+def _wait_gone(marker: str, timeout: float = 15.0) -> list[int]:
+    deadline = time.monotonic() + timeout
+    while (left := _processes_mentioning(marker)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return left
+
+
+@pytest.fixture
+def platform(tmp_path):
+    offset = _free_port_offset()
+    data_dir = tmp_path / "data"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mims.cli", "up", "--port-offset", str(offset),
+         "--data-dir", str(data_dir)],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    urls = {name: f"http://127.0.0.1:{svc.port + offset}" for name, svc in SERVICES.items()}
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            if all(httpx.get(f"{u}/ready", timeout=1).status_code == 200 for u in urls.values()):
+                break
+        except httpx.TransportError:
+            time.sleep(0.2)
+    yield proc, urls, str(data_dir)
+    if proc.poll() is None:
+        proc.kill()
+    for pid in _processes_mentioning(str(data_dir)):
+        os.kill(pid, signal.SIGKILL)
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
+def test_up_serves_every_mim_and_stops_cleanly(platform, stop_signal):
+    proc, urls, marker = platform
+    assert proc.poll() is None, "oup up exited early"
+    for name, url in urls.items():
+        doc = httpx.get(f"{url}/.well-known/mim", timeout=5).json()
+        assert doc["name"] == name
+    children = [pid for pid in _processes_mentioning(marker) if pid != proc.pid]
+    assert len(children) == len(SERVICES)
+
+    proc.send_signal(stop_signal)
+    out, _ = proc.communicate(timeout=20)
+    assert proc.returncode == 0
+    assert "echo" in out and "All services stopped." in out
+    assert _wait_gone(marker) == []
+    for url in urls.values():
+        with pytest.raises(httpx.TransportError):
+            httpx.get(f"{url}/health", timeout=1)
+
+
+def test_children_die_with_a_killed_supervisor(platform):
+    proc, urls, marker = platform
+    assert proc.poll() is None
+    proc.kill()  # no chance to clean up: the kernel's parent-death signal must do it
+    proc.wait(timeout=5)
+    assert _wait_gone(marker) == []
