@@ -20,22 +20,23 @@ def _load_factory(path: str):
 
 def serve(
     mim: Annotated[str, typer.Argument(help=f"Service to run: {', '.join(SERVICES)}")],
-    host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
-    port: Annotated[Optional[int], typer.Option(help="Port (default: the service's fixed port)")] = None,
-    data_dir: Annotated[Path, typer.Option(help="Folder for the service's data")] = Path("data"),
-    public_url: Annotated[Optional[str], typer.Option(help="Base URL clients use to reach it")] = None,
+    host: Annotated[Optional[str], typer.Option(help="Interface [default: 127.0.0.1]")] = None,
+    port: Annotated[Optional[int], typer.Option(help="Port [default: the service's own]")] = None,
+    data_dir: Annotated[Optional[Path], typer.Option(help="Data folder [default: data]")] = None,
+    public_url: Annotated[Optional[str], typer.Option(help="Base URL clients use")] = None,
 ) -> None:
-    """Run one MIM in the foreground."""
+    """Run one MIM in the foreground.
+
+    Options given here win over OUP_<MIM>_* and OUP_* environment settings.
+    """
     try:
         service = get_service(mim)
     except LookupError as exc:
         raise typer.BadParameter(str(exc), param_hint="MIM") from None
-    port = port or service.port
-    overrides = {"host": host, "port": port, "data_dir": data_dir}
-    if public_url:
-        overrides["public_url"] = public_url
-    app = _load_factory(service.factory)(**overrides)
-    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
+    given = {"host": host, "port": port, "data_dir": data_dir, "public_url": public_url}
+    app = _load_factory(service.factory)(**{k: v for k, v in given.items() if v is not None})
+    settings = app.state.settings
+    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False)
 
 
 def up(

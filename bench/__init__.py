@@ -1,0 +1,1 @@
+"""Benchmarks that print comparable figures; run one with ``python -m bench.<name>``."""

@@ -1,0 +1,1 @@
+"""Echo: the reference MIM, showing how a MIM is built on ``mims.kit`` (see README.md)."""

@@ -1,0 +1,1 @@
+"""Echo's revisions; a package only so that installs ship these files."""

@@ -1,0 +1,81 @@
+"""Typed settings of a MIM, read from the environment.
+
+Each field comes from ``OUP_<MIM>_<FIELD>`` (so one host can run several MIMs with
+different values), falling back to the platform-wide ``OUP_<FIELD>``, then to the
+default. Explicit overrides (the ``oup serve`` options, tests) beat both.
+A MIM with settings of its own subclasses :class:`MimSettings`; a subclass may also
+change a default, which is how each MIM gets its fixed port.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any, Literal, TypeVar
+
+from pydantic import Field, HttpUrl, field_validator, model_validator
+from pydantic_settings import BaseSettings, EnvSettingsSource, NoDecode, SettingsConfigDict
+
+MiB = 1024 * 1024
+
+S = TypeVar("S", bound="MimSettings")
+
+
+class MimSettings(BaseSettings):
+    """What every MIM can be configured with; the kit reads these in ``create_app``."""
+
+    model_config = SettingsConfigDict(env_prefix="OUP_", extra="ignore", frozen=True)
+
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    public_url: HttpUrl | None = Field(
+        None, description="Base URL clients reach the MIM at; None derives it from each request."
+    )
+    data_dir: Path = Path("data")
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL; None means SQLite at <data_dir>/<mim>.db."
+    )
+    max_body_bytes: int = Field(1 * MiB, gt=0)
+    auth: Literal["off", "required"] = "off"
+    jwks_url: str | None = None
+    issuers: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    audience: str | None = None
+    log_level: Literal["CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"] = "INFO"
+
+    @field_validator("issuers", mode="before")
+    @classmethod
+    def _issuers_from_text(cls, value: Any) -> Any:
+        """Accept a JSON array or, friendlier in a shell, a comma-separated list."""
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [item.strip() for item in text.split(",") if item.strip()]
+        return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_level(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _auth_needs_keys(self) -> MimSettings:
+        """Refuse to start with token checks on but nothing to check them against."""
+        if self.auth == "required" and not (self.jwks_url and self.issuers):
+            raise ValueError("auth=required needs jwks_url and at least one issuer")
+        return self
+
+
+def env_prefix(mim: str) -> str:
+    """``OUP_<MIM>_`` with the MIM name upper-cased and dashes made underscores."""
+    return f"OUP_{mim.upper().replace('-', '_')}_"
+
+
+def settings_for(mim: str, settings_cls: type[S] = MimSettings, /, **overrides: Any) -> S:  # type: ignore[assignment]
+    """Settings of ``mim``: overrides > ``OUP_<MIM>_*`` > ``OUP_*`` > defaults.
+
+    The MIM-specific variables are passed as init values, which pydantic-settings
+    ranks above its own (``OUP_``-prefixed) environment source.
+    """
+    specific = EnvSettingsSource(settings_cls, env_prefix=env_prefix(mim))()
+    return settings_cls(**{**specific, **overrides})
