@@ -34,6 +34,10 @@ def _die_with_parent() -> None:
         pass
 
 
+class _StopRequested(Exception):
+    """Ctrl-C or SIGTERM: stop every child, then exit 0."""
+
+
 @dataclass
 class Child:
     service: Service
@@ -54,7 +58,9 @@ class Supervisor:
     def run(self, *, ready_timeout: float) -> int:
         """Start, wait for readiness, print the table, then wait for a stop signal."""
         previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
-        signal.signal(signal.SIGTERM, self._on_signal)
+        # Explicitly for SIGINT too: a shell starts background jobs with SIGINT ignored.
+        for sig in previous:
+            signal.signal(sig, self._on_signal)
         try:
             self._start_all()
             if not self._wait_ready(ready_timeout):
@@ -62,7 +68,7 @@ class Supervisor:
             self.console.print(self._table())
             self.console.print("All services ready. Press Ctrl-C to stop.")
             return self._watch()
-        except KeyboardInterrupt:
+        except _StopRequested:
             return 0
         finally:
             self._stop_all()
@@ -70,7 +76,7 @@ class Supervisor:
                 signal.signal(sig, handler)
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
+        raise _StopRequested
 
     def _start_all(self) -> None:
         for service in self.services:
@@ -106,11 +112,11 @@ class Supervisor:
     def _table(self) -> Table:
         table = Table(title="Open Urban Platform")
         for column in ("service", "URL", "PID", "produces", "consumes"):
-            table.add_column(column)
+            table.add_column(column, overflow="fold")
         with httpx.Client(timeout=5.0) as client:
             for child in self.children:
                 doc = client.get(f"{child.url}/.well-known/mim").json()
-                fmt = lambda items: ", ".join(f"{i['ppi']}@{i['version']}" for i in items)  # noqa: E731
+                fmt = lambda items: "\n".join(f"{i['ppi']}@{i['version']}" for i in items)  # noqa: E731
                 table.add_row(child.service.name, child.url, str(child.process.pid),
                               fmt(doc.get("produces", [])), fmt(doc.get("consumes", [])))
         return table

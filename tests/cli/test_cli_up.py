@@ -69,6 +69,8 @@ def platform(tmp_path):
          "--data-dir", str(data_dir)],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
         env={**os.environ, "COLUMNS": "200"},
+        # As a shell starts a background job: SIGINT ignored; `oup up` must still honour it.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
     )
     urls = {name: f"http://127.0.0.1:{svc.port + offset}" for name, svc in SERVICES.items()}
     printed = []
@@ -111,3 +113,14 @@ def test_children_die_with_a_killed_supervisor(platform):
     proc.kill()  # no chance to clean up: the kernel's parent-death signal must do it
     proc.wait(timeout=5)
     assert _wait_gone(marker) == []
+
+
+@pytest.mark.parametrize("name", sorted(SERVICES))
+def test_documented_port_is_the_service_default(name, monkeypatch):
+    """`oup serve NAME` with no options listens where the README and `oup up` say."""
+    for var in [v for v in os.environ if v.startswith("OUP_")]:
+        monkeypatch.delenv(var)
+    service = SERVICES[name]
+    module, _, attr = service.factory.partition(":")
+    app = getattr(__import__(module, fromlist=[attr]), attr)()
+    assert app.state.settings.port == service.port
