@@ -111,7 +111,9 @@ class Supervisor:
 
     def _table(self) -> Table:
         table = Table(title="Open Urban Platform")
-        for column in ("service", "URL", "PID", "produces", "consumes"):
+        for column in ("service", "URL", "PID"):
+            table.add_column(column, no_wrap=True)
+        for column in ("produces", "consumes"):
             table.add_column(column, overflow="fold")
         with httpx.Client(timeout=5.0) as client:
             for child in self.children:

@@ -1,0 +1,1 @@
+"""NGSI-LD domain logic in plain Python (no web framework): errors, @context, entities, rendering."""

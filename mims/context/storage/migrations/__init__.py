@@ -1,0 +1,1 @@
+"""Alembic revisions of the context MIM's schema."""

@@ -1,0 +1,1 @@
+"""The context MIM's revisions; a package only so that installs ship these files."""
