@@ -41,6 +41,8 @@ def _build(app: FastAPI, settings: MimSettings) -> None:
         timeout=settings.jsonld_timeout,
     )
     app.state.context_resolver = ContextResolver(loader)
+    # Derived data (indexes, notification outbox, history) kept in step with every entity write.
+    app.state.entity_listeners = []
     install_ngsi_ld_errors(app)
 
 

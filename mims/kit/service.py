@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,6 +39,8 @@ class MimSpec:
     adds ``mim-description`` and ``problem-details`` to ``produces`` itself.
     ``build`` is for wiring routers cannot express (extra middleware, app state).
     ``migrations`` is the MIM's Alembic versions folder, applied on start-up.
+    ``background`` are async context managers entered once storage is ready and left before it
+    closes (workers such as notification dispatchers); each gets the app.
     """
 
     name: str
@@ -50,6 +52,7 @@ class MimSpec:
     routers: Sequence[APIRouter] = ()
     build: Callable[[FastAPI, MimSettings], None] | None = None
     migrations: Path | None = None
+    background: Sequence[Callable[[FastAPI], AbstractAsyncContextManager[None]]] = ()
     settings_cls: type[MimSettings] = MimSettings
 
     def settings(self, **overrides: Any) -> MimSettings:
@@ -101,7 +104,10 @@ def _lifespan(spec: MimSpec, settings: MimSettings) -> Callable[[FastAPI], Any]:
                 engine = storage.create_engine(url)
                 await storage.migrate(engine, spec.name, spec.migrations)
                 app.state.engine = engine
-            yield
+            async with AsyncExitStack() as workers:
+                for worker in spec.background:
+                    await workers.enter_async_context(worker(app))
+                yield
         finally:
             app.state.engine = None
             if engine is not None:

@@ -164,8 +164,9 @@ def _alembic_config(mim: str, versions: Path) -> Config:
 
 
 def _upgrade_to_head(connection: Connection, config: Config) -> None:
+    """Every head: a MIM may keep independent features on branches of its history."""
     config.attributes["connection"] = connection
-    command.upgrade(config, "head")
+    command.upgrade(config, "heads")
 
 
 def _in_process_lock() -> asyncio.Lock:

@@ -77,7 +77,7 @@ class Expansion(ContextTables):
         if not top and "@context" in element:
             raise Unsupported("embedded @context below the top level")
         result: dict[str, Any] = {}
-        memo, terms = self._keys, self.terms
+        memo = self._keys
         for key in sorted(element):
             hit = memo.get(key)
             if hit is None:

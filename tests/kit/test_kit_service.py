@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from pathlib import Path
 
@@ -86,3 +87,38 @@ def test_settings_come_from_the_environment_when_not_given(tmp_path, monkeypatch
     monkeypatch.setenv("OUP_KIT_TEST_MAX_BODY_BYTES", "77")
     monkeypatch.setenv("OUP_DATA_DIR", str(tmp_path))
     assert create_app(SPEC).state.settings.max_body_bytes == 77
+
+
+def test_background_workers_run_between_storage_start_and_close(tmp_path):
+    seen: list[str] = []
+
+    @contextlib.asynccontextmanager
+    async def worker(app: FastAPI):
+        seen.append(f"start engine={app.state.engine is not None}")
+        yield
+        seen.append(f"stop engine={app.state.engine is not None}")
+
+    spec = dataclasses.replace(SPEC, migrations=NOTES, background=(worker,))
+    with TestClient(create_app(spec, settings(tmp_path))):
+        assert seen == ["start engine=True"]
+    assert seen == ["start engine=True", "stop engine=True"]
+
+
+def test_migrations_on_branches_all_apply(tmp_path):
+    """Independent features of one MIM may keep their tables on branches of its history."""
+    versions = tmp_path / "versions"
+    versions.mkdir()
+    for name, parent in (("trunk", None), ("left", "trunk"), ("right", "trunk")):
+        (versions / f"{name}.py").write_text(
+            f"from alembic import op\nimport sqlalchemy as sa\nrevision = {name!r}\n"
+            f"down_revision = {parent!r}\nbranch_labels = None\ndepends_on = None\n\n"
+            f"def upgrade():\n    op.create_table({name!r}, sa.Column('pk', sa.Integer, primary_key=True))\n"
+        )
+    app = create_app(dataclasses.replace(SPEC, migrations=versions), settings(tmp_path / "data"))
+    with TestClient(app) as client:
+        async def tables() -> set[str]:
+            async with app.state.engine.connect() as connection:
+                rows = await connection.execute(text("SELECT name FROM sqlite_master WHERE type = 'table'"))
+                return {row[0] for row in rows}
+
+        assert {"trunk", "left", "right"} <= client.portal.call(tables)

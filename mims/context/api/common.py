@@ -42,7 +42,7 @@ def tenant_headers(request: Request) -> dict[str, str]:
 
 
 def store(request: Request) -> SqlEntityStore:
-    return SqlEntityStore(request.app.state.engine)
+    return SqlEntityStore(request.app.state.engine, request.app.state.entity_listeners)
 
 
 def resolver(request: Request) -> ContextResolver:
