@@ -8,9 +8,14 @@ from typing import Any
 from fastapi import FastAPI
 from pydantic import Field
 
+from mims.context import notify
+from mims.context.api import attributes, batch, csources, discovery, jsonld_contexts, subscriptions, temporal
 from mims.context.api.entities import ENTITY_PPI, router as entities_router
 from mims.context.api.errors import install_ngsi_ld_errors
 from mims.context.ngsild.context import ContextResolver
+from mims.context.storage.indexing import index_entity
+from mims.context.storage.temporal import record_history
+from mims.context.ngsild.jsonld_contexts import ContextRegistry
 from mims.kit import service
 from mims.kit.settings import MimSettings
 from ppi_schemas.jsonld import DocumentLoader
@@ -21,7 +26,8 @@ class ContextSettings(MimSettings):
 
     ``jsonld_preload_dir`` holds ``contexts.json`` mapping @context URLs to local files, so known
     contexts resolve offline; ``jsonld_remote`` allows fetching the others, once each, within
-    ``jsonld_timeout`` seconds. Query pages hold ``default_limit`` entities unless ``limit`` asks
+    ``jsonld_timeout`` seconds. Hits on stored @contexts are added to the store every
+    ``jsonld_usage_interval`` seconds. Query pages hold ``default_limit`` entities unless ``limit`` asks
     for more, up to ``max_limit`` (clause 6.3.10).
     """
 
@@ -31,18 +37,41 @@ class ContextSettings(MimSettings):
     jsonld_timeout: float = Field(3.0, gt=0, le=60)
     default_limit: int = Field(20, ge=1)
     max_limit: int = Field(1000, ge=1)
+    jsonld_usage_interval: float = Field(5.0, gt=0, le=3600)
+    # Notifications (clause 5.8.6): seconds between outbox polls, per-delivery timeout, attempts
+    # per notification and the first retry delay (doubled on every further attempt).
+    notification_poll_interval: float = Field(0.5, gt=0, le=60)
+    notification_timeout: float = Field(5.0, gt=0, le=300)
+    notification_max_attempts: int = Field(5, ge=1, le=100)
+    notification_retry_delay: float = Field(1.0, gt=0, le=3600)
+    notification_concurrency: int = Field(64, ge=1, le=10000)
+    # Distributed operations (clause 4.3): this broker's name in Via headers (loop prevention;
+    # None picks a fresh one per process), seconds a context source may take to answer, and
+    # how many requests to context sources run at once.
+    broker_id: str | None = Field(None, pattern=r"^[A-Za-z0-9!#$%&'*+.^_`|~:-]+$")
+    csource_timeout: float = Field(5.0, gt=0, le=300)
+    csource_concurrency: int = Field(32, ge=1, le=10000)
+    # Temporal API (clause 6.3.10): at most this many instances per attribute history in one
+    # response; longer histories answer 206 with a Content-Range to continue from.
+    temporal_max_instances: int = Field(1000, ge=1, le=100_000)
 
 
 def _build(app: FastAPI, settings: MimSettings) -> None:
     assert isinstance(settings, ContextSettings)
-    loader = DocumentLoader(
-        preload_dir=settings.jsonld_preload_dir,
-        allow_remote=settings.jsonld_remote,
-        timeout=settings.jsonld_timeout,
-    )
-    app.state.context_resolver = ContextResolver(loader)
+
+    def platform_loader() -> DocumentLoader:
+        return DocumentLoader(
+            preload_dir=settings.jsonld_preload_dir,
+            allow_remote=settings.jsonld_remote,
+            timeout=settings.jsonld_timeout,
+        )
+
+    public_url = str(settings.public_url) if settings.public_url is not None else None
+    contexts = ContextRegistry(platform_loader, lambda: app.state.engine, public_url)
+    app.state.context_resolver = ContextResolver(contexts.loader, contexts)
     # Derived data (indexes, notification outbox, history) kept in step with every entity write.
-    app.state.entity_listeners = []
+    app.state.entity_listeners = [index_entity, record_history]
+    notify.install(app)
     install_ngsi_ld_errors(app)
 
 
@@ -53,8 +82,18 @@ SPEC = service.MimSpec(
     version="0.1.0",
     consumes=(ENTITY_PPI,),
     produces=(ENTITY_PPI,),
-    routers=(entities_router,),
+    routers=(
+        entities_router,
+        attributes.router,
+        batch.router,
+        discovery.router,
+        subscriptions.router,
+        csources.router,
+        temporal.router,
+        jsonld_contexts.router,
+    ),
     build=_build,
+    background=(jsonld_contexts.usage_reporter, notify.dispatcher, csources.federation_worker),
     migrations=Path(__file__).parent / "storage" / "migrations" / "versions",
     settings_cls=ContextSettings,
 )

@@ -47,6 +47,7 @@ _POSTGRES_POOL = {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 10, "p
 
 _MIGRATIONS = Path(__file__).with_name("migrations")
 _MIM_NAME = re.compile(r"[a-z][a-z0-9_-]*")
+_WRITE_OPTION = "oup_write"  # execution option: begin the transaction as a writer
 
 # One migration at a time per event loop, see _in_process_lock.
 _LOOP_LOCKS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = weakref.WeakKeyDictionary()
@@ -148,7 +149,22 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Connection) -> None:
-        connection.exec_driver_sql("BEGIN")
+        immediate = connection.get_execution_options().get(_WRITE_OPTION, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+@asynccontextmanager
+async def begin_write(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A transaction that will write, for read-modify-write paths.
+
+    On SQLite it begins IMMEDIATE: the write lock is taken up front (waiting up to the busy
+    timeout), so a transaction that reads first cannot fail with "database is locked" when it
+    later writes after another writer committed in between. PostgreSQL needs nothing special.
+    """
+    async with engine.connect() as connection:
+        connection = await connection.execution_options(**{_WRITE_OPTION: True})
+        async with connection.begin():
+            yield connection
 
 
 def _alembic_config(mim: str, versions: Path) -> Config:

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import inspect, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from mims.kit import storage
 from mims.kit.storage import check, create_engine, default_database_url, migrate
 
 ROOT = Path(__file__).parents[2]
@@ -262,3 +263,22 @@ def test_an_unparsable_url_is_refused_without_echoing_it() -> None:
         create_engine("not a url with s3cret")
 
     assert "s3cret" not in str(raised.value)
+
+
+async def test_begin_write_lets_read_then_write_transactions_wait_instead_of_failing(tmp_path):
+    """Two read-modify-write transactions on SQLite: the second waits for the first's lock."""
+    engine = storage.create_engine(f"sqlite+aiosqlite:///{tmp_path / 'rmw.db'}")
+    async with engine.begin() as connection:
+        await connection.execute(text("CREATE TABLE counter (n INTEGER NOT NULL)"))
+        await connection.execute(text("INSERT INTO counter VALUES (0)"))
+
+    async def increment() -> None:
+        async with storage.begin_write(engine) as connection:
+            n = (await connection.execute(text("SELECT n FROM counter"))).scalar_one()
+            await asyncio.sleep(0.05)  # the others wait for this lock instead of failing at UPDATE
+            await connection.execute(text("UPDATE counter SET n = :n"), {"n": n + 1})
+
+    await asyncio.gather(*(increment() for _ in range(5)))
+    async with engine.connect() as connection:
+        assert (await connection.execute(text("SELECT n FROM counter"))).scalar_one() == 5
+    await engine.dispose()

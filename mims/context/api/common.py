@@ -15,10 +15,11 @@ from fastapi import Request
 from starlette.responses import Response
 
 from mims.context.ngsild.context import ActiveContext, ContextResolver, context_link, request_contexts
-from mims.context.ngsild.errors import BadRequestData, InvalidRequest
+from mims.context.ngsild.errors import BadRequestData, InvalidRequest, NonexistentTenant, ResourceNotFound
 from mims.context.ngsild.mediatypes import JSON_LD, body_media_type
-from mims.context.storage import SqlEntityStore
-from mims.context.storage.base import DEFAULT_TENANT
+from mims.context.storage import SqlEntityStore, TenantNotFound
+from mims.context.storage.base import DEFAULT_TENANT, Entity
+from mims.context.storage.sql import EntityNotFound, Plan
 
 PREFIX = "/ngsi-ld/v1"
 TENANT_HEADER = "NGSILD-Tenant"
@@ -43,6 +44,16 @@ def tenant_headers(request: Request) -> dict[str, str]:
 
 def store(request: Request) -> SqlEntityStore:
     return SqlEntityStore(request.app.state.engine, request.app.state.entity_listeners)
+
+
+async def change_entity(entities: SqlEntityStore, tenant_name: str, entity_id: str, plan: Plan) -> Entity | None:
+    """Apply ``plan`` to one existing entity; 404 NonexistentTenant / ResourceNotFound otherwise."""
+    try:
+        return await entities.update(tenant_name, entity_id, plan)
+    except TenantNotFound:
+        raise NonexistentTenant(f"Tenant {tenant_name!r} does not exist.") from None
+    except EntityNotFound:
+        raise ResourceNotFound(f"Entity {entity_id} does not exist.") from None
 
 
 def resolver(request: Request) -> ContextResolver:

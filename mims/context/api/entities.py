@@ -1,13 +1,15 @@
 """Entities (CIM 009 V1.8.1, clause 6.4: /entities and clause 6.5: /entities/{entityId}).
 
-Create (5.6.1), Retrieve (5.7.1), Query (5.7.2) and Delete (5.6.6) Entity, mapped to HTTP as
-clauses 6.4.3 and 6.5.3 say: 201 with Location, 409 AlreadyExists, 404 ResourceNotFound,
-204 on delete, paging with NGSILD-Results-Count.
+Create (5.6.1), Retrieve (5.7.1), Query (5.7.2), Delete (5.6.6), Merge (5.6.17, PATCH) and
+Replace (5.6.18, PUT) Entity and Purge Entities (DELETE /entities), mapped to HTTP as clauses
+6.4.3 and 6.5.3 say: 201 with Location, 409 AlreadyExists, 404 ResourceNotFound, 204 on
+changes and deletes, paging with NGSILD-Results-Count.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Mapping
+from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -16,6 +18,7 @@ from starlette.responses import Response
 from mims.context.api.common import (
     PREFIX,
     RESULTS_COUNT_HEADER,
+    change_entity,
     json_response,
     query_context,
     read_body,
@@ -23,13 +26,17 @@ from mims.context.api.common import (
     tenant,
     tenant_headers,
 )
-from mims.context.ngsild.entity import check_entity_id, normalize_entity
+from mims.context.api.csources import federated_query, federated_retrieve
+from mims.context.ngsild.context import ActiveContext
+from mims.context.ngsild.entity import check_entity_id, normalize_entity, utc_now
 from mims.context.ngsild.errors import AlreadyExists, NonexistentTenant, ResourceNotFound
 from mims.context.ngsild.mediatypes import ENTITY_MEDIA_TYPES, GEO_JSON, negotiate
+from mims.context.ngsild.mutations import merge_entity, normalize_fragment, normalize_replacement, replace_entity
 from mims.context.ngsild.params import paging, representation
 from mims.context.ngsild.render import LOCATION, feature_collection, render_entity, render_feature
 from mims.context.ngsild.selection import entity_query
-from mims.context.storage import EntityExists, SqlEntityStore, TenantNotFound
+from mims.context.storage import EntityExists, EntityQuery, SqlEntityStore, TenantNotFound
+from mims.context.storage.base import Entity
 from mims.kit.auth import require_scopes
 
 ENTITY_PPI = "ngsi-ld-entity@1.0.0"
@@ -87,15 +94,16 @@ async def retrieve_entity(
     context = await query_context(request)
     how = representation(request.query_params, context)
     try:
-        entity = await entities.get(tenant_name, entityId)
+        entity, federation_headers = await federated_retrieve(request, entities, tenant_name, entityId, context)
     except TenantNotFound:
         raise NonexistentTenant(f"Tenant {tenant_name!r} does not exist.") from None
     if entity is None:
-        raise ResourceNotFound(f"Entity {entityId} does not exist.")
+        raise ResourceNotFound(f"Entity {entityId} does not exist.", headers=federation_headers)
     if media_type == GEO_JSON:
         geometry = context.expand_term(geometryProperty) if geometryProperty else LOCATION
-        return json_response(request, render_feature(entity, context, how, geometry), context, media_type)
-    return json_response(request, render_entity(entity, context, how), context, media_type)
+        body = render_feature(entity, context, how, geometry)
+        return json_response(request, body, context, media_type, federation_headers)
+    return json_response(request, render_entity(entity, context, how), context, media_type, federation_headers)
 
 
 @router.delete(
@@ -145,21 +153,95 @@ async def query_entities(
     count: Text = None,
     local: Text = None,
 ) -> Response:
-    settings = request.app.state.settings
-    media_type = negotiate(request.headers.get("accept"), ENTITY_MEDIA_TYPES)
     context = await query_context(request)
     params = request.query_params
+    return await query_response(request, entities, tenant_name, context, entity_query(params, context), params)
+
+
+async def query_response(
+    request: Request,
+    entities: SqlEntityStore,
+    tenant_name: str,
+    context: ActiveContext,
+    selection: EntityQuery,
+    params: Mapping[str, Any],
+) -> Response:
+    """The page of entities ``selection`` finds, as Query Entities answers (clause 6.4.3.2).
+
+    ``params`` choose the representation and the page (the URL's, or with POST
+    entityOperations/query those merged with the Query body's).
+    """
+    settings = request.app.state.settings
+    media_type = negotiate(request.headers.get("accept"), ENTITY_MEDIA_TYPES)
     how = representation(params, context)
-    selection = entity_query(params, context)
-    page = paging(limit, offset, count, settings.default_limit, settings.max_limit)
+    page = paging(params.get("limit"), params.get("offset"), params.get("count"), settings.default_limit, settings.max_limit)
     try:
-        found = await entities.query(tenant_name, selection, page.limit, page.offset, page.count)
+        found, headers = await federated_query(
+            request, entities, tenant_name, selection, context, page.limit, page.offset, page.count
+        )
     except TenantNotFound:
         raise NonexistentTenant(f"Tenant {tenant_name!r} does not exist.") from None
-    headers = {RESULTS_COUNT_HEADER: str(found.count)} if found.count is not None else {}
+    if found.count is not None:
+        headers[RESULTS_COUNT_HEADER] = str(found.count)
     if media_type == GEO_JSON:
-        geometry_iri = context.expand_term(geometryProperty) if geometryProperty else LOCATION
+        geometry_property = params.get("geometryProperty")
+        geometry_iri = context.expand_term(geometry_property) if geometry_property else LOCATION
         body = feature_collection([render_feature(e, context, how, geometry_iri) for e in found.entities])
         return json_response(request, body, context, media_type, headers)
     body = [render_entity(entity, context, how) for entity in found.entities]
     return json_response(request, body, context, media_type, headers)
+
+
+@router.patch(
+    "/entities/{entityId}",
+    status_code=204,
+    summary="Merge Entity (clause 6.5.3.4)",
+    dependencies=[Depends(require_scopes("context:write"))],
+    openapi_extra={"requestBody": {"required": True, "content": {"application/json": {}, "application/ld+json": {}}}},
+)
+async def merge_entity_route(request: Request, entityId: str, entities: Store, tenant_name: Tenant) -> Response:  # noqa: N803
+    check_entity_id(entityId, "/entityId")
+    body, context = await read_body(request)
+    now = utc_now()
+    fragment = normalize_fragment(body, context, now, entityId, nulls=True)
+    await change_entity(entities, tenant_name, entityId, lambda entity: merge_entity(_present(entity), fragment, now))
+    return Response(status_code=204, headers=tenant_headers(request))
+
+
+@router.put(
+    "/entities/{entityId}",
+    status_code=204,
+    summary="Replace Entity (clause 6.5.3.3)",
+    dependencies=[Depends(require_scopes("context:write"))],
+    openapi_extra={"requestBody": {"required": True, "content": {"application/json": {}, "application/ld+json": {}}}},
+)
+async def replace_entity_route(request: Request, entityId: str, entities: Store, tenant_name: Tenant) -> Response:  # noqa: N803
+    check_entity_id(entityId, "/entityId")
+    body, context = await read_body(request)
+    now = utc_now()
+    replacement = normalize_replacement(body, context, now, entityId)
+    await change_entity(entities, tenant_name, entityId, lambda entity: replace_entity(_present(entity), replacement, now))
+    return Response(status_code=204, headers=tenant_headers(request))
+
+
+@router.delete(
+    "/entities",
+    status_code=204,
+    summary="Purge Entities (DELETE /entities, clause 6.4.3)",
+    dependencies=[Depends(require_scopes("context:write"))],
+)
+async def purge_entities(request: Request, entities: Store, tenant_name: Tenant) -> Response:
+    """Delete every entity the query parameters of Query Entities select (at least one selector)."""
+    context = await query_context(request)
+    # local=true alone selects everything; a purge must name what it deletes.
+    selection = entity_query({k: v for k, v in request.query_params.items() if k != "local"}, context)
+    try:
+        await entities.purge(tenant_name, selection)
+    except TenantNotFound:
+        raise NonexistentTenant(f"Tenant {tenant_name!r} does not exist.") from None
+    return Response(status_code=204, headers=tenant_headers(request))
+
+
+def _present(entity: Entity | None) -> Entity:
+    assert entity is not None  # change_entity only runs plans on existing entities
+    return entity

@@ -26,6 +26,7 @@ from pyld.jsonld import KEYWORDS, JsonLdError, JsonLdProcessor, _is_absolute_iri
 from starlette.concurrency import run_in_threadpool
 
 from mims.context.ngsild.errors import BadRequestData, LdContextNotAvailable
+from mims.context.ngsild.jsonld_contexts import ContextRegistry, StoredContextLoader
 from mims.context.ngsild.mediatypes import JSON_LD
 from ppi_schemas.jsonld import NGSI_LD_CORE_CONTEXT_URL, ContextNotAvailable, DocumentLoader
 from ppi_schemas.jsonld.loader import BoundedCache
@@ -102,8 +103,17 @@ class ActiveContext:
     ``user`` holds the request's own entries; the core context is appended after them.
     """
 
-    def __init__(self, user: tuple[LocalContext, ...], active: dict[str, Any], processor: JsonLdProcessor) -> None:
+    def __init__(
+        self,
+        user: tuple[LocalContext, ...],
+        active: dict[str, Any],
+        processor: JsonLdProcessor,
+        implicit_url: str | None = None,
+        usage_ids: tuple[str, ...] = (),
+    ) -> None:
         self.user = user
+        self.implicit_url = implicit_url
+        self.usage_ids = usage_ids
         self._active = active
         self._processor = processor
         self._expanded: dict[str, str | None] = {}
@@ -120,10 +130,13 @@ class ActiveContext:
     def link_url(self) -> str:
         """The context a Link header of an ``application/json`` response names.
 
-        A request can only have named one URL (the Link header of clause 6.3.5) or none.
+        One URL names itself; any other @context is named by the ImplicitlyCreated @context the
+        broker hosts for it (clause 5.13.1), when the broker has a store for it.
         """
         if len(self.user) == 1 and isinstance(self.user[0], str):
             return self.user[0]
+        if self.implicit_url is not None:
+            return self.implicit_url
         return NGSI_LD_CORE_CONTEXT_URL
 
     def expand_term(self, term: str) -> str:
@@ -161,23 +174,47 @@ class ActiveContext:
 
 
 class ContextResolver:
-    """Active contexts for context lists, processed once each and kept in a bounded cache."""
+    """Active contexts for context lists, processed once each and kept in a bounded cache.
 
-    def __init__(self, loader: DocumentLoader) -> None:
-        self.loader = loader
+    With a :class:`~mims.context.ngsild.jsonld_contexts.ContextRegistry` the broker's @context
+    store takes part (clause 5.13): its loader resolves stored @contexts, every use is counted,
+    @contexts that are not one URL get an ImplicitlyCreated wrapper, and the cache is dropped
+    whenever a stored @context is deleted or reloaded.
+    """
+
+    def __init__(self, loader: DocumentLoader | StoredContextLoader, registry: ContextRegistry | None = None) -> None:
+        self.loader = registry.loader if registry is not None else loader
+        self.registry = registry
         self._processor = JsonLdProcessor()
         self._cache = BoundedCache(maxsize=256)
+        self._generation = registry.generation if registry is not None else 0
 
     async def resolve(self, user: Sequence[LocalContext]) -> ActiveContext:
         """The :class:`ActiveContext` for ``user`` + core; processing may fetch, so it runs off the event loop."""
+        registry = self.registry
+        if registry is not None and registry.generation != self._generation:
+            self._cache, self._generation = BoundedCache(maxsize=256), registry.generation
         key = _cache_key(user)
         active = self._cache.get(key)
         if active is None:
-            active = await run_in_threadpool(self._process, tuple(user))
+            contexts = tuple(user)
+            processed = await run_in_threadpool(self._process, contexts)
+            implicit_url, usage_ids = None, ()
+            if registry is not None:
+                usage_ids = registry.usage_ids(contexts)
+                if contexts and not (len(contexts) == 1 and isinstance(contexts[0], str)):
+                    implicit_url = await registry.implicit(contexts)
+            active = ActiveContext(contexts, processed, self._processor, implicit_url, usage_ids)
             self._cache[key] = active
+        if registry is not None:
+            registry.record_use(active.usage_ids)
         return active
 
-    def _process(self, user: tuple[LocalContext, ...]) -> ActiveContext:
+    async def check(self, contexts: Sequence[LocalContext]) -> None:
+        """Raise the error :meth:`resolve` would for ``contexts``, without caching or counting anything."""
+        await run_in_threadpool(self._process, tuple(contexts))
+
+    def _process(self, user: tuple[LocalContext, ...]) -> dict[str, Any]:
         options = self.loader.pyld_options(base="")
         try:
             initial = self._processor._get_initial_context(options)
@@ -190,7 +227,7 @@ class ContextResolver:
                 cause = cause.__cause__ or cause.__context__
             reason = error.args[0] if error.args else error.code
             raise BadRequestData(f"The @context is not a valid JSON-LD context: {reason} ({error.code}).") from None
-        return ActiveContext(user, active, self._processor)
+        return active
 
 
 def _cache_key(user: Sequence[LocalContext]) -> Any:

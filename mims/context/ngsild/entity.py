@@ -50,9 +50,9 @@ def normalize_entity(body: Any, context: ActiveContext, now: str | None = None) 
         raise BadRequestData("An entity must be a JSON object.", errors=[ProblemItem("", "expected a JSON object")])
     now = now or utc_now()
     normalizer = AttributeNormalizer(context, now)
-    entity: dict[str, Any] = {"id": _entity_id(body, normalizer), "type": _entity_types(body, context, normalizer)}
+    entity: dict[str, Any] = {"id": _entity_id(body, normalizer), "type": entity_types(body, context, normalizer)}
     if "scope" in body:
-        entity["scope"] = _scopes(body["scope"], normalizer)
+        entity["scope"] = entity_scopes(body["scope"], normalizer)
     entity["createdAt"] = entity["modifiedAt"] = now
     members = {key: value for key, value in body.items() if key not in ENTITY_MEMBERS and key not in SYSTEM_MEMBERS}
     entity["attributes"] = normalizer.attributes(members, "")
@@ -77,7 +77,7 @@ def _entity_id(body: Mapping[str, Any], normalizer: AttributeNormalizer) -> str 
     return value
 
 
-def _entity_types(body: Mapping[str, Any], context: ActiveContext, normalizer: AttributeNormalizer) -> list[str]:
+def entity_types(body: Mapping[str, Any], context: ActiveContext, normalizer: AttributeNormalizer) -> list[str]:
     key = "type" if "type" in body else "@type"
     if key not in body:
         normalizer.problem("/type", "an entity needs a type")
@@ -98,7 +98,7 @@ def _entity_types(body: Mapping[str, Any], context: ActiveContext, normalizer: A
     return types
 
 
-def _scopes(value: Any, normalizer: AttributeNormalizer) -> list[str]:
+def entity_scopes(value: Any, normalizer: AttributeNormalizer) -> list[str]:
     scopes = value if isinstance(value, list) else [value]
     if not scopes or not all(isinstance(scope, str) and _SCOPE.fullmatch(scope) for scope in scopes):
         normalizer.problem("/scope", "scope is a path like /Rotterdam/Centre, or a non-empty array of them")

@@ -1,14 +1,14 @@
 """Which entities a query selects (CIM 009 V1.8.1, clause 5.7.2 and the type expressions of 4.17).
 
-Ids and types become indexed storage conditions; id patterns, attribute presence, the q
-language (clause 4.9), scope queries (clause 4.19) and geo-queries (clause 4.10) become one
-predicate over the stored form, evaluated on the candidates storage returns.
+Ids and types become indexed storage conditions; type expressions, id patterns, attribute
+presence, the q language (clause 4.9), scope queries (clause 4.19) and geo-queries (clause 4.10)
+become storage filters (``mims.context.storage.filters``), compiled to SQL where possible.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from mims.context import geo, query
@@ -17,12 +17,19 @@ from mims.context.ngsild.context import ActiveContext
 from mims.context.ngsild.errors import BadRequestData, TooComplexQuery
 from mims.context.ngsild.params import expanded_names, names
 from mims.context.storage import EntityQuery
+from mims.context.storage.filters import (
+    AttrsFilter,
+    Filter,
+    GeoFilter,
+    IdPatternFilter,
+    QFilter,
+    ScopeFilter,
+    TypeExpression,
+    TypeFilter,
+)
 
 MAX_PATTERN_LENGTH = 256
 MAX_TYPE_EXPRESSION = 1024
-Predicate = Callable[[Mapping[str, Any]], bool]
-# A type expression (clause 4.17): ("name", iri) | ("and" | "or", [operands]).
-TypeExpression = tuple[str, Any]
 
 
 def entity_query(params: Mapping[str, Any], context: ActiveContext) -> EntityQuery:
@@ -34,7 +41,7 @@ def entity_query(params: Mapping[str, Any], context: ActiveContext) -> EntityQue
     selectors = ("id", "idPattern", "type", "attrs", "q", "georel", "scopeQ")
     if all(params.get(name) is None for name in selectors) and params.get("local") != "true":
         raise BadRequestData(f"Query Entities needs at least one of {', '.join(selectors)} (or local=true).")
-    predicates: list[Predicate] = []
+    filters: list[Filter] = []
     ids = names(params.get("id"), "id")
     if ids is not None and not all(is_uri(item) for item in ids):
         raise BadRequestData("id must list entity ids, which are absolute URIs.")
@@ -43,20 +50,20 @@ def entity_query(params: Mapping[str, Any], context: ActiveContext) -> EntityQue
         expression = parse_type_expression(params["type"], context)
         types = tuple(sorted(_type_names(expression)))
         if expression[0] != "or" or not all(operand[0] == "name" for operand in expression[1]):
-            predicates.append(lambda entity: _type_matches(expression, set(entity["type"])))
+            filters.append(TypeFilter(expression))
     if params.get("idPattern") is not None:
-        predicates.append(_id_pattern(params["idPattern"]))
+        filters.append(_id_pattern(params["idPattern"]))
     attrs = expanded_names(params.get("attrs"), "attrs", context)
     if attrs is not None:
-        predicates.append(lambda entity: not attrs.isdisjoint(entity["attributes"]))
+        filters.append(AttrsFilter(frozenset(attrs)))
     if params.get("q") is not None:
-        predicates.append(_q(params["q"], context))
+        filters.append(_q(params["q"], context))
     if params.get("scopeQ") is not None:
-        predicates.append(_scope_q(params["scopeQ"]))
+        filters.append(_scope_q(params["scopeQ"]))
     geo_query = _geo(params, context)
     if geo_query is not None:
-        predicates.append(geo_query)
-    return EntityQuery(ids=None if ids is None else tuple(ids), types=types, matches=_all(predicates))
+        filters.append(geo_query)
+    return EntityQuery(ids=None if ids is None else tuple(ids), types=types, filters=tuple(filters))
 
 
 def parse_type_expression(text: str, context: ActiveContext) -> TypeExpression:
@@ -109,15 +116,7 @@ def _type_names(expression: TypeExpression) -> set[str]:
     return set().union(*(_type_names(operand) for operand in value))
 
 
-def _type_matches(expression: TypeExpression, types: set[str]) -> bool:
-    kind, value = expression
-    if kind == "name":
-        return value in types
-    results = (_type_matches(operand, types) for operand in value)
-    return all(results) if kind == "and" else any(results)
-
-
-def _id_pattern(pattern: str) -> Predicate:
+def _id_pattern(pattern: str) -> IdPatternFilter:
     """idPattern is a regular expression matched against the whole id (clause 5.7.2)."""
     if len(pattern) > MAX_PATTERN_LENGTH:
         raise TooComplexQuery(f"idPattern is longer than {MAX_PATTERN_LENGTH} characters.")
@@ -125,31 +124,30 @@ def _id_pattern(pattern: str) -> Predicate:
         compiled = re.compile(pattern)
     except re.error as error:
         raise BadRequestData(f"idPattern is not a valid regular expression: {error}.") from None
-    return lambda entity: compiled.fullmatch(entity["id"]) is not None
+    return IdPatternFilter(pattern, compiled)
 
 
-def _q(text: str, context: ActiveContext) -> Predicate:
+def _q(text: str, context: ActiveContext) -> QFilter:
     try:
         node = query.parse_q(text)
     except query.QueryTooComplex as error:
         raise TooComplexQuery(f"q: {error}") from None
     except query.QueryError as error:
         raise BadRequestData(f"q: {error}") from None
-    node = node.map_attributes(context.expand_term)
-    return lambda entity: query.matches(node, entity, expand_vocab=context.expand_term)
+    return QFilter(node.map_attributes(context.expand_term), context.expand_term)
 
 
-def _scope_q(text: str) -> Predicate:
+def _scope_q(text: str) -> ScopeFilter:
     try:
         node = query.parse_scope_q(text)
     except query.QueryTooComplex as error:
         raise TooComplexQuery(f"scopeQ: {error}") from None
     except query.QueryError as error:
         raise BadRequestData(f"scopeQ: {error}") from None
-    return lambda entity: query.scope_matches(node, entity.get("scope"))
+    return ScopeFilter(node)
 
 
-def _geo(params: Mapping[str, Any], context: ActiveContext) -> Predicate | None:
+def _geo(params: Mapping[str, Any], context: ActiveContext) -> GeoFilter | None:
     try:
         geo_query = geo.parse_geo_query(
             params.get("georel"), params.get("geometry"), params.get("coordinates"), params.get("geoproperty")
@@ -158,12 +156,4 @@ def _geo(params: Mapping[str, Any], context: ActiveContext) -> Predicate | None:
         raise BadRequestData(f"{error.parameter}: {error.message}") from None
     if geo_query is None:
         return None
-    return lambda entity: geo.entity_matches(geo_query, entity, context.expand_term)
-
-
-def _all(predicates: list[Predicate]) -> Predicate | None:
-    if not predicates:
-        return None
-    if len(predicates) == 1:
-        return predicates[0]
-    return lambda entity: all(predicate(entity) for predicate in predicates)
+    return GeoFilter(geo_query, context.expand_term(geo_query.geoproperty))

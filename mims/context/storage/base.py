@@ -11,6 +11,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from mims.context.storage.filters import Filter
+
 DEFAULT_TENANT = ""
 
 Entity = dict[str, Any]
@@ -28,14 +30,17 @@ class EntityExists(Exception):
 class EntityQuery:
     """Which entities a query selects (clause 5.7.2), as far as storage evaluates it.
 
-    ``ids`` and ``types`` are alternatives (OR within each, AND between them); ``matches`` is a
-    further predicate on the stored entity (id patterns, attribute presence, q and geo-queries)
-    evaluated on the candidates the indexed conditions leave.
+    ``ids`` and ``types`` are alternatives (OR within each, AND between them); ``filters`` are
+    further conditions (type expressions, id patterns, attribute presence, q, scopeQ and
+    geo-queries, ``filters.py``) that storage compiles to indexed SQL where it can and evaluates
+    on the candidates otherwise; ``matches`` is any other predicate on the stored entity.
+    All of them must hold.
     """
 
     ids: tuple[str, ...] | None = None
     types: tuple[str, ...] | None = None
     matches: Callable[[Mapping[str, Any]], bool] | None = None
+    filters: tuple[Filter, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,26 +1,40 @@
-"""Query Entities (clause 5.7.2) over the SQL tables.
+"""Query Entities (clause 5.7.2) over the SQL tables and their indexes.
 
-Conditions storage can index run in SQL; the rest run as a predicate over the candidates, read
-in creation order and paged here.
+Every filter of an :class:`EntityQuery` is compiled (``sqlfilters.py``) to an SQL condition on
+the query indexes (``indexing.py``) and a flag saying whether that condition is exact. Exact
+conditions alone decide; for the others the condition is a prefilter that never loses a match
+(the geo box, for instance) and the filter's Python predicate confirms each candidate. Paging
+is then done on the confirmed entities, in creation order, so ``limit``/``offset`` and
+``count`` stay exact either way.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mims.context.storage.base import Entity, EntityQuery, Page
+from mims.context.storage.filters import Filter
+from mims.context.storage.sqlfilters import compile_filter, install_functions
 from mims.context.storage.tables import entities, entity_types
+
+Predicate = Callable[[Mapping[str, Any]], bool]
 
 
 async def query_entities(
     connection: AsyncConnection, tenant: str, query: EntityQuery, limit: int, offset: int, count: bool
 ) -> Page:
     """Matching entities of ``tenant`` in creation order, a page at a time."""
-    selection = _selection(tenant, query)
-    if query.matches is None:
+    sqlite = connection.dialect.name == "sqlite"
+    if sqlite:
+        await install_functions(connection)
+    compiled = [compile_filter(each, tenant, sqlite) for each in query.filters]
+    selection = sa.and_(_selection(tenant, query), *(each.condition for each in compiled))
+    residual = _residual(query, [each for each, done in zip(query.filters, compiled, strict=True) if not done.exact])
+    if residual is None:
         rows = await connection.execute(
             sa.select(entities.c.doc).where(selection).order_by(entities.c.pk).limit(limit).offset(offset)
         )
@@ -28,19 +42,29 @@ async def query_entities(
         if count:
             total = (await connection.execute(sa.select(sa.func.count()).where(selection))).scalar_one()
         return Page([row.doc for row in rows], total)
-    return await _filtered(connection, selection, query, limit, offset, count)
+    return await _filtered(connection, selection, residual, limit, offset, count)
+
+
+def _residual(query: EntityQuery, pending: list[Filter]) -> Predicate | None:
+    predicates: list[Predicate] = [each.matches for each in pending]
+    if query.matches is not None:
+        predicates.append(query.matches)
+    if not predicates:
+        return None
+    if len(predicates) == 1:
+        return predicates[0]
+    return lambda entity: all(predicate(entity) for predicate in predicates)
 
 
 async def _filtered(
-    connection: AsyncConnection, selection: Any, query: EntityQuery, limit: int, offset: int, count: bool
+    connection: AsyncConnection, selection: Any, residual: Predicate, limit: int, offset: int, count: bool
 ) -> Page:
-    """Page through candidates in creation order, keeping those ``query.matches`` accepts."""
-    assert query.matches is not None
+    """Page through candidates in creation order, keeping those ``residual`` accepts."""
     found: list[Entity] = []
     seen = 0
     stream = await connection.stream(sa.select(entities.c.doc).where(selection).order_by(entities.c.pk))
     async for row in stream:
-        if not query.matches(row.doc):
+        if not residual(row.doc):
             continue
         if offset <= seen < offset + limit:
             found.append(row.doc)
@@ -64,3 +88,4 @@ def _selection(tenant: str, query: EntityQuery) -> Any:
             )
         )
     return sa.and_(*conditions)
+

@@ -1,0 +1,232 @@
+"""The notification dispatcher: outbox to deliveries to endpoints (CIM 009 V1.8.1, clause 5.8.6, 5.11).
+
+One background loop per broker process. Each round it
+
+1. claims outbox rows (entity changes), matches them against the tenant's live subscriptions
+   and queues a rendered notification per match, throttling honoured, all in one transaction;
+2. claims due periodic subscriptions (timeInterval) and queues the entities they match now;
+3. claims due deliveries and sends each in its own task, at most ``notification_concurrency``
+   at once, so a slow or dead endpoint never holds up another; failures are retried with
+   exponential backoff up to ``notification_max_attempts`` attempts.
+
+It wakes when an entity write commits (a signal from :func:`outbox_listener`) and otherwise
+polls every ``notification_poll_interval`` seconds, which also picks up work of other processes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from mims.context.ngsild.context import ContextResolver
+from mims.context.notify.matching import CompiledSubscription
+from mims.context.notify.payload import (
+    deleted_entity,
+    metadata,
+    notification,
+    notified_entity,
+    representation,
+)
+from mims.context.notify.senders import DeliveryFailed, send_http, send_mqtt
+from mims.context.storage import SqlEntityStore, TenantNotFound
+from mims.context.storage.base import EntityQuery
+from mims.context.storage.events import ChangeEvent
+from mims.context.storage.subscriptions import (
+    Delivery,
+    SubscriptionRecord,
+    claim_changes,
+    claim_deliveries,
+    claim_periodic,
+    delivered,
+    enqueue,
+    failed,
+    live_subscriptions,
+    record_change,
+    take_throttle,
+    utc_text,
+)
+
+logger = logging.getLogger(__name__)
+_BATCH = 200
+_PERIODIC_BATCH = 50
+
+
+def outbox_listener(wake: Callable[[], None]) -> Callable[[AsyncConnection, ChangeEvent], Any]:
+    """The entity listener: record the change in the outbox and wake the dispatcher on commit."""
+
+    async def listener(connection: AsyncConnection, event: ChangeEvent) -> None:
+        await record_change(connection, event)
+        sa.event.listen(connection.sync_connection, "commit", lambda _connection: wake(), once=True)
+
+    return listener
+
+
+class Dispatcher:
+    """Matches entity changes to subscriptions and delivers the notifications."""
+
+    def __init__(self, engine: AsyncEngine, resolver: ContextResolver, settings: Any) -> None:
+        self._engine = engine
+        self._resolver = resolver
+        self._settings = settings
+        self._wakeup = asyncio.Event()
+        self._loop = asyncio.get_running_loop()
+        self._client = httpx.AsyncClient(
+            limits=httpx.Limits(max_connections=settings.notification_concurrency, max_keepalive_connections=32),
+            timeout=settings.notification_timeout,
+        )
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._compiled: dict[tuple[int, datetime], CompiledSubscription] = {}
+        self._runner: asyncio.Task[None] | None = None
+
+    def wake(self) -> None:
+        """Ask for a round now (safe from any thread)."""
+        self._loop.call_soon_threadsafe(self._wakeup.set)
+
+    def start(self) -> None:
+        self._runner = asyncio.create_task(self._run(), name="ngsi-ld-notifications")
+
+    async def stop(self) -> None:
+        """Stop; deliveries in flight are abandoned and retried when their lease ends."""
+        tasks = [*self._tasks, *([self._runner] if self._runner else [])]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await self._client.aclose()
+
+    async def _run(self) -> None:
+        while True:
+            self._wakeup.clear()
+            try:
+                busy = await self.round()
+            except Exception:  # a broken round must not end notifications for good
+                logger.exception("notification round failed")
+                busy = False
+            if not busy:
+                try:
+                    await asyncio.wait_for(self._wakeup.wait(), self._settings.notification_poll_interval)
+                except TimeoutError:
+                    pass
+
+    async def round(self) -> bool:
+        """One round of matching, periodic notifications and deliveries; whether work was found."""
+        changes = await self._match_changes()
+        periodic = await self._periodic()
+        sending = await self._start_deliveries()
+        return changes or periodic or sending
+
+    async def _context(self, record: SubscriptionRecord) -> Any:
+        return await self._resolver.resolve(record.contexts)
+
+    async def _compile(self, record: SubscriptionRecord) -> CompiledSubscription:
+        key = (record.pk, record.modified_at)
+        compiled = self._compiled.get(key)
+        if compiled is None:
+            compiled = CompiledSubscription(record.doc, await self._context(record))
+            if len(self._compiled) > 4096:
+                self._compiled.clear()
+            self._compiled[key] = compiled
+        return compiled
+
+    async def _match_changes(self) -> bool:
+        async with self._engine.begin() as connection:
+            rows = await claim_changes(connection, _BATCH)
+            now = datetime.now(UTC)
+            by_tenant: dict[str, list[SubscriptionRecord]] = {}
+            queued: list[tuple[int, dict[str, Any]]] = []
+            for row in rows:
+                if row.tenant not in by_tenant:
+                    by_tenant[row.tenant] = await live_subscriptions(connection, row.tenant, now)
+                for record in by_tenant[row.tenant]:
+                    payload = await self._on_change(connection, record, row, now)
+                    if payload is not None:
+                        queued.append((record.pk, payload))
+            await enqueue(connection, queued, now)
+        return len(rows) == _BATCH or bool(queued)
+
+    async def _on_change(self, connection: AsyncConnection, record: SubscriptionRecord, row: Any,
+                         now: datetime) -> dict[str, Any] | None:
+        compiled = await self._compile(record)
+        reason = compiled.trigger_reason(row.kind, row.before, row.after)
+        entity = row.after if row.after is not None else row.before
+        if reason is None or not compiled.selects(entity):
+            return None
+        throttling = record.doc.get("throttling")
+        if throttling is not None and not await take_throttle(connection, record.pk, now, throttling):
+            return None
+        if row.kind == "deleted":
+            data = deleted_entity(entity, compiled.context, row.at)
+        else:
+            data = notified_entity(entity, compiled.context, representation(record.doc))
+        return notification(record.doc, [data], compiled.context, utc_text(now), reason)
+
+    async def _periodic(self) -> bool:
+        now = datetime.now(UTC)
+        due = await claim_periodic(self._engine, now, _PERIODIC_BATCH)
+        entities = SqlEntityStore(self._engine)
+        for record in due:
+            compiled = await self._compile(record)
+            try:
+                page = await entities.query(record.tenant, EntityQuery(matches=compiled.selects),
+                                            self._settings.max_limit, 0, False)
+            except TenantNotFound:
+                continue
+            if page.entities:
+                how = representation(record.doc)
+                data = [notified_entity(entity, compiled.context, how) for entity in page.entities]
+                payload = notification(record.doc, data, compiled.context, utc_text(now), None)
+                async with self._engine.begin() as connection:
+                    await enqueue(connection, [(record.pk, payload)], now)
+        return len(due) == _PERIODIC_BATCH
+
+    async def _start_deliveries(self) -> bool:
+        free = self._settings.notification_concurrency - len(self._tasks)
+        if free <= 0:
+            return False
+        lease = 2 * self._settings.notification_timeout + 5
+        claimed = await claim_deliveries(self._engine, free, datetime.now(UTC), lease)
+        for delivery in claimed:
+            task = asyncio.create_task(self._deliver(delivery))
+            self._tasks.add(task)
+            task.add_done_callback(self._finished)
+        return bool(claimed)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("notification delivery failed unexpectedly", exc_info=task.exception())
+
+    async def _deliver(self, delivery: Delivery) -> None:
+        record = delivery.subscription
+        endpoint = record.doc["notification"]["endpoint"]
+        headers = metadata(record.doc, record.contexts, record.tenant)
+        timeout = endpoint["timeout"] / 1000 if "timeout" in endpoint else self._settings.notification_timeout
+        try:
+            if endpoint["uri"].startswith("mqtt"):
+                info = {pair["key"]: pair["value"] for pair in endpoint.get("notifierInfo", ())}
+                await send_mqtt(endpoint["uri"], delivery.payload, headers, info, timeout)
+            else:
+                await send_http(self._client, endpoint["uri"], delivery.payload, headers, timeout)
+        except DeliveryFailed as error:
+            await self._failed(delivery, endpoint, str(error))
+        else:
+            await delivered(self._engine, delivery, datetime.now(UTC))
+            self._wakeup.set()
+
+    async def _failed(self, delivery: Delivery, endpoint: dict[str, Any], reason: str) -> None:
+        now = datetime.now(UTC)
+        attempt = delivery.attempts + 1
+        retry_at = None
+        if attempt < self._settings.notification_max_attempts:
+            delay = self._settings.notification_retry_delay * 2 ** (attempt - 1)
+            delay = max(delay, endpoint.get("cooldown", 0) / 1000)
+            retry_at = now + timedelta(seconds=delay)
+        logger.warning("notification %s of %s failed (attempt %d): %s", delivery.payload.get("id"),
+                       delivery.subscription.doc["id"], attempt, reason)
+        await failed(self._engine, delivery, now, retry_at)

@@ -1,0 +1,172 @@
+"""Context source registrations and context source subscriptions in SQL (clauses 5.9 to 5.11).
+
+Both are JSON documents in their stored form (terms expanded), one row each per tenant and id,
+kept in creation order. A tenant's registrations are few compared to its entities, so matching
+them against a query happens in Python over the tenant's rows; the unique (tenant, id)
+constraint is what keeps two broker processes from creating the same registration twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from mims.context.storage.base import DEFAULT_TENANT, TenantNotFound
+from mims.context.storage.tables import tenants
+
+Document = dict[str, Any]
+
+metadata = sa.MetaData()
+_PK = sa.BigInteger().with_variant(sa.Integer, "sqlite")
+_DOC = sa.JSON().with_variant(postgresql.JSONB, "postgresql")
+
+
+def _table(name: str) -> sa.Table:
+    return sa.Table(
+        name,
+        metadata,
+        sa.Column("pk", _PK, primary_key=True, autoincrement=True),
+        sa.Column("tenant", sa.String(256), nullable=False),
+        sa.Column("id", sa.Text, nullable=False),
+        sa.Column("doc", _DOC, nullable=False),
+    )
+
+
+registrations = _table("context_csource_registration")
+subscriptions = _table("context_csource_subscription")
+
+
+Guard = Callable[[list[Document]], None]
+"""Checks a write against the tenant's other documents; raises to refuse it."""
+
+
+class DocumentExists(Exception):
+    """A document with this id already exists in the tenant (NGSI-LD AlreadyExists)."""
+
+
+class DocumentStore:
+    """One kind of document (registrations or csource subscriptions) per tenant.
+
+    Like entities, a tenant comes into being with its first write and reading an unknown tenant
+    raises :class:`TenantNotFound` (clause 4.14).
+    """
+
+    def __init__(self, engine: AsyncEngine, table: sa.Table) -> None:
+        self._engine = engine
+        self._table = table
+
+    async def create(
+        self, tenant: str, document: Document, guard: Guard | None = None
+    ) -> None:
+        """Store a new document; ``guard`` first sees the tenant's others, under a lock."""
+        async with self._engine.begin() as connection:
+            await _ensure_tenant(connection, tenant)
+            if guard is not None:
+                guard(await self._locked_all(connection, tenant))
+            try:
+                await connection.execute(
+                    self._table.insert().values(
+                        tenant=tenant, id=document["id"], doc=document
+                    )
+                )
+            except IntegrityError:
+                raise DocumentExists(document["id"]) from None
+
+    async def get(self, tenant: str, document_id: str) -> Document | None:
+        async with self._engine.connect() as connection:
+            await _check_tenant(connection, tenant)
+            query = sa.select(self._table.c.doc).where(
+                self._table.c.tenant == tenant, self._table.c.id == document_id
+            )
+            return (await connection.execute(query)).scalar_one_or_none()
+
+    async def all(self, tenant: str) -> list[Document]:
+        """Every document of the tenant in creation order; an unknown tenant has none."""
+        async with self._engine.connect() as connection:
+            query = (
+                sa.select(self._table.c.doc)
+                .where(self._table.c.tenant == tenant)
+                .order_by(self._table.c.pk)
+            )
+            return [row.doc for row in await connection.execute(query)]
+
+    async def replace(
+        self, tenant: str, document: Document, guard: Guard | None = None
+    ) -> bool:
+        """Store the new version of an existing document; ``False`` if it is gone."""
+        async with self._engine.begin() as connection:
+            await _check_tenant(connection, tenant)
+            if guard is not None:
+                guard(await self._locked_all(connection, tenant))
+            result = await connection.execute(
+                self._table.update()
+                .where(
+                    self._table.c.tenant == tenant, self._table.c.id == document["id"]
+                )
+                .values(doc=document)
+            )
+            return result.rowcount > 0
+
+    async def _locked_all(
+        self, connection: AsyncConnection, tenant: str
+    ) -> list[Document]:
+        """The tenant's documents, read after taking the tenant's write lock for this table.
+
+        On PostgreSQL a transaction-scoped advisory lock serialises guarded writes of every
+        broker process sharing the database, so two overlapping exclusive registrations cannot
+        both pass the check; SQLite already admits one writer at a time.
+        """
+        if connection.dialect.name == "postgresql":
+            key = f"{self._table.name}/{tenant}"
+            await connection.execute(
+                sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtext(key)))
+            )
+        query = sa.select(self._table.c.doc).where(self._table.c.tenant == tenant)
+        return [
+            row.doc
+            for row in await connection.execute(query.order_by(self._table.c.pk))
+        ]
+
+    async def delete(self, tenant: str, document_id: str) -> Document | None:
+        """Remove a document and return it, or ``None`` when there was none."""
+        async with self._engine.begin() as connection:
+            await _check_tenant(connection, tenant)
+            result = await connection.execute(
+                self._table.delete()
+                .where(self._table.c.tenant == tenant, self._table.c.id == document_id)
+                .returning(self._table.c.doc)
+            )
+            return result.scalar_one_or_none()
+
+
+async def tenant_exists(engine: AsyncEngine, tenant: str) -> bool:
+    async with engine.connect() as connection:
+        try:
+            await _check_tenant(connection, tenant)
+        except TenantNotFound:
+            return False
+        return True
+
+
+async def _check_tenant(connection: AsyncConnection, tenant: str) -> None:
+    if tenant == DEFAULT_TENANT:
+        return
+    known = await connection.execute(
+        sa.select(tenants.c.name).where(tenants.c.name == tenant)
+    )
+    if known.first() is None:
+        raise TenantNotFound(tenant)
+
+
+async def _ensure_tenant(connection: AsyncConnection, tenant: str) -> None:
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(tenants).values(
+        name=tenant, created_at=datetime.now(UTC)
+    )
+    await connection.execute(statement.on_conflict_do_nothing(index_elements=["name"]))

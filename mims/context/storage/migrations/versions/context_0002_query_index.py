@@ -1,0 +1,86 @@
+"""Query indexes: attribute values and geometry boxes of every entity, backfilled.
+
+Revision ID: context_0002
+Revises: context_0001
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+from mims.context.storage import indexing
+
+revision = "context_0002"
+down_revision = "context_0001"
+branch_labels = None
+depends_on = None
+
+_PK = sa.BigInteger().with_variant(sa.Integer, "sqlite")
+_BACKFILL_BATCH = 500
+
+
+def upgrade() -> None:
+    op.create_table(
+        "context_attribute_value",
+        sa.Column("pk", _PK, primary_key=True, autoincrement=True),
+        sa.Column("tenant", sa.String(256), nullable=False),
+        sa.Column("entity_pk", _PK, sa.ForeignKey("context_entity.pk", ondelete="CASCADE"), nullable=False),
+        sa.Column("instance", sa.Integer, nullable=False),
+        sa.Column("path", sa.Text, nullable=False),
+        sa.Column("depth", sa.SmallInteger, nullable=False),
+        sa.Column("kind", sa.String(32), nullable=False),
+        sa.Column("dataset_id", sa.Text),
+        sa.Column("element", sa.Integer),
+        sa.Column("has_target", sa.Boolean),
+        sa.Column("num", sa.Float),
+        sa.Column("flag", sa.Boolean),
+        sa.Column("txt", sa.Text),
+        sa.Column("dt", sa.String(32)),
+        sa.Column("day", sa.String(10)),
+        sa.Column("tod", sa.String(15)),
+    )
+    # Query Entities walks entities of a tenant in creation order and probes the values of each
+    # candidate (correlated EXISTS): the page ends after `limit` matches, without sorting.
+    op.create_index("ix_context_entity_tenant_pk", "context_entity", ["tenant", "pk"])
+    op.create_index("ix_context_attribute_value_entity", "context_attribute_value", ["entity_pk", "path", "instance"])
+    op.create_index("ix_context_attribute_value_names", "context_attribute_value", ["tenant", "depth", "path"])
+    op.create_table(
+        "context_geo_box",
+        sa.Column("pk", _PK, primary_key=True, autoincrement=True),
+        sa.Column("tenant", sa.String(256), nullable=False),
+        sa.Column("entity_pk", _PK, sa.ForeignKey("context_entity.pk", ondelete="CASCADE"), nullable=False),
+        sa.Column("attribute", sa.Text, nullable=False),
+        sa.Column("min_x", sa.Float, nullable=False),
+        sa.Column("min_y", sa.Float, nullable=False),
+        sa.Column("max_x", sa.Float, nullable=False),
+        sa.Column("max_y", sa.Float, nullable=False),
+    )
+    op.create_index("ix_context_geo_box_entity", "context_geo_box", ["entity_pk"])
+    if op.get_bind().dialect.name == "sqlite":
+        op.execute("CREATE VIRTUAL TABLE context_geo_rtree USING rtree(id, min_x, max_x, min_y, max_y)")
+    else:
+        op.create_index("ix_context_geo_box_x", "context_geo_box", ["attribute", "min_x", "max_x"])
+        op.create_index("ix_context_geo_box_y", "context_geo_box", ["attribute", "min_y", "max_y"])
+    _backfill()
+
+
+def _backfill() -> None:
+    bind = op.get_bind()
+    entity = sa.table("context_entity", sa.column("pk"), sa.column("tenant"), sa.column("doc", sa.JSON))
+    last = 0
+    while True:
+        rows = bind.execute(
+            sa.select(entity.c.pk, entity.c.tenant, entity.c.doc)
+            .where(entity.c.pk > last).order_by(entity.c.pk).limit(_BACKFILL_BATCH)
+        ).all()
+        if not rows:
+            return
+        indexing.backfill(bind, rows)
+        last = rows[-1].pk
+
+
+def downgrade() -> None:
+    op.drop_index("ix_context_entity_tenant_pk", table_name="context_entity")
+    if op.get_bind().dialect.name == "sqlite":
+        op.execute("DROP TABLE context_geo_rtree")
+    op.drop_table("context_geo_box")
+    op.drop_table("context_attribute_value")

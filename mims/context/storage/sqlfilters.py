@@ -1,0 +1,300 @@
+"""Query Entities filters (clause 5.7.2) compiled to SQL conditions on the query indexes.
+
+The q language (clause 4.9) compiles term by term to EXISTS conditions on
+``context_attribute_value`` (``indexing.py``) with exactly the semantics of
+``mims.context.query.evaluate``, the reference: a term matches when any instance on the path
+has a target element that compares true (``!=`` and ``!~=``: an instance none of whose elements
+is equal / matches); values of another data type never compare; relationships only under ``==``
+and ``!=``; vocabulary terms are expanded against VocabProperty values. Query values are bound
+parameters, never SQL text.
+
+What is not compiled exactly yields a prefilter that never loses a match (``exact`` False) and
+the caller confirms candidates with the filter's Python predicate: paths into compound values
+or NGSI-LD members, numbers beyond 2**53 (stored as doubles), scopeQ, the geo-queries (a box
+prefilter, R*Tree on SQLite) and, on PostgreSQL, regular expressions (``~`` is POSIX ARE, not
+Python ``re``, the reference dialect). On SQLite, regular expressions run in Python ``re``
+through functions installed on each connection, after the same safety checks as everywhere.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from mims.context import geo, query
+from mims.context.query import (
+    And,
+    Boolean,
+    Comparison,
+    DateTimeValue,
+    DateValue,
+    Exists,
+    Number,
+    Op,
+    Or,
+    Pattern,
+    Range,
+    Term,
+    Text,
+    TimeValue,
+    Uri,
+    ValueList,
+    VocabExpander,
+)
+from mims.context.query.regex import compile_pattern
+from mims.context.storage.filters import (
+    AttrsFilter,
+    Filter,
+    GeoFilter,
+    IdPatternFilter,
+    QFilter,
+    ScopeFilter,
+    TypeExpression,
+    TypeFilter,
+)
+from mims.context.storage.indexing import (
+    PATH_SEPARATOR,
+    attribute_values,
+    geo_boxes,
+    geo_rtree,
+    instant_text,
+)
+from mims.context.storage.tables import entities, entity_types
+
+EXACT_FLOAT_LIMIT = 2**53
+_RELATIONSHIPS = ("Relationship", "ListRelationship")
+_COMPARE = {
+    Op.EQ: lambda column, value: column == value,
+    Op.GT: lambda column, value: column > value,
+    Op.GE: lambda column, value: column >= value,
+    Op.LT: lambda column, value: column < value,
+    Op.LE: lambda column, value: column <= value,
+}
+# Non-strict stand-ins for comparisons on doubles that may have lost precision.
+_LOOSE = {Op.EQ: Op.EQ, Op.GT: Op.GE, Op.GE: Op.GE, Op.LT: Op.LE, Op.LE: Op.LE}
+_FUNCTIONS_INSTALLED = "context_regexp_functions"
+
+
+@dataclass(frozen=True, slots=True)
+class Compiled:
+    """An SQL condition on ``context_entity``; when not ``exact`` a superset prefilter."""
+
+    condition: Any
+    exact: bool
+
+
+def compile_filter(item: Filter, tenant: str, sqlite: bool) -> Compiled:
+    """The SQL form of one filter, for a query on ``tenant``."""
+    if isinstance(item, TypeFilter):
+        return Compiled(_type(item.expression, tenant), True)
+    if isinstance(item, IdPatternFilter):
+        if sqlite:
+            return Compiled(sa.func.context_regexp_full(item.pattern, entities.c.id) == 1, True)
+        return Compiled(sa.true(), False)
+    if isinstance(item, AttrsFilter):
+        rows = attribute_values.alias()
+        return Compiled(sa.exists().where(
+            rows.c.entity_pk == entities.c.pk, rows.c.depth == 1, rows.c.element.is_(None),
+            rows.c.path.in_(sorted(item.names))), True)
+    if isinstance(item, QFilter):
+        return _q(item.node, _Leaf(item.expand_vocab, sqlite))
+    if isinstance(item, GeoFilter):
+        return Compiled(_geo(item, tenant, sqlite), False)
+    assert isinstance(item, ScopeFilter)
+    return Compiled(sa.true(), False)
+
+
+def _type(expression: TypeExpression, tenant: str) -> Any:
+    kind, value = expression
+    if kind == "name":
+        types = entity_types.alias()
+        return sa.exists().where(types.c.entity_pk == entities.c.pk, types.c.tenant == tenant, types.c.type == value)
+    operands = [_type(operand, tenant) for operand in value]
+    return sa.and_(*operands) if kind == "and" else sa.or_(*operands)
+
+
+def _geo(item: GeoFilter, tenant: str, sqlite: bool) -> Any:
+    """Entities with a box of the GeoProperty intersecting the query box (edges inclusive)."""
+    boxes = geo_boxes.alias()
+    conditions = [boxes.c.tenant == tenant, boxes.c.attribute == item.attribute]
+    area = geo.query_bbox(item.query)
+    if area is not None:
+        box = geo_rtree.alias() if sqlite else boxes
+        conditions += [box.c.min_x <= area[2], box.c.max_x >= area[0], box.c.min_y <= area[3], box.c.max_y >= area[1]]
+        if sqlite:
+            conditions.append(box.c.id == boxes.c.pk)
+    return entities.c.pk.in_(sa.select(boxes.c.entity_pk).where(*conditions))
+
+
+def _q(node: query.Node, leaf: _Leaf) -> Compiled:
+    if isinstance(node, And | Or):
+        parts = [_q(operand, leaf) for operand in node.operands]
+        combine = sa.and_ if isinstance(node, And) else sa.or_
+        return Compiled(combine(*(part.condition for part in parts)), all(part.exact for part in parts))
+    assert isinstance(node, Exists | Comparison)
+    path = node.path
+    if path.compound is not None or path.meta is not None:
+        if not path.names:
+            return Compiled(sa.true(), False)
+        return Compiled(leaf.instance_exists(path.names), False)
+    if isinstance(node, Exists):
+        return Compiled(leaf.instance_exists(path.names), True)
+    return leaf.comparison(path.names, node.op, node.value)
+
+
+class _Leaf:
+    """Compiles the Query Terms of one q expression."""
+
+    def __init__(self, expand_vocab: VocabExpander | None, sqlite: bool) -> None:
+        self.expand_vocab = expand_vocab
+        self.sqlite = sqlite
+
+    def instance_exists(self, names: tuple[str, ...], *conditions: Any) -> Any:
+        rows = attribute_values.alias()
+        return sa.exists().where(
+            rows.c.entity_pk == entities.c.pk, rows.c.path == PATH_SEPARATOR.join(names),
+            rows.c.element.is_(None), rows.c.has_target.is_(True), *conditions)
+
+    def comparison(self, names: tuple[str, ...], op: Op, value: Any) -> Compiled:
+        path = PATH_SEPARATOR.join(names)
+        if op in (Op.MATCH, Op.NOT_MATCH):
+            return self._pattern(names, op, value)
+        rows = attribute_values.alias()
+        on_path = (rows.c.entity_pk == entities.c.pk, rows.c.path == path, rows.c.element.is_not(None))
+        if op is Op.NE:
+            return self._not_equal(names, value)
+        if op is Op.EQ:
+            condition, exact = self._equals(rows, value)
+            return Compiled(sa.exists().where(*on_path, condition), exact)
+        if isinstance(value, ValueList | Range | Pattern):
+            return Compiled(sa.false(), True)
+        condition, exact = self._literal(rows, value, op, expand=True)
+        return Compiled(sa.exists().where(*on_path, rows.c.kind.not_in(_RELATIONSHIPS), condition), exact)
+
+    def _not_equal(self, names: tuple[str, ...], value: Any) -> Compiled:
+        """An instance with a target value none of whose elements equals the query value."""
+        elements = attribute_values.alias()
+        condition, exact = self._equals(elements, value)
+        if not exact:
+            return Compiled(self.instance_exists(names), False)
+        instances = attribute_values.alias()
+        return Compiled(sa.exists().where(
+            instances.c.entity_pk == entities.c.pk, instances.c.path == PATH_SEPARATOR.join(names),
+            instances.c.element.is_(None), instances.c.has_target.is_(True),
+            ~sa.exists().where(elements.c.entity_pk == instances.c.entity_pk,
+                               elements.c.instance == instances.c.instance,
+                               elements.c.element.is_not(None), condition)), True)
+
+    def _pattern(self, names: tuple[str, ...], op: Op, value: Any) -> Compiled:
+        if not isinstance(value, Pattern):
+            return Compiled(sa.false(), True)
+        if not self.sqlite:
+            return Compiled(self.instance_exists(names), False)
+        path = PATH_SEPARATOR.join(names)
+        if op is Op.MATCH:
+            rows = attribute_values.alias()
+            return Compiled(sa.exists().where(
+                rows.c.entity_pk == entities.c.pk, rows.c.path == path, rows.c.element.is_not(None),
+                rows.c.kind.not_in(_RELATIONSHIPS), rows.c.txt.is_not(None),
+                sa.func.context_regexp(value.source, rows.c.txt) == 1), True)
+        instances, some, other = attribute_values.alias(), attribute_values.alias(), attribute_values.alias()
+        return Compiled(sa.exists().where(
+            instances.c.entity_pk == entities.c.pk, instances.c.path == path, instances.c.element.is_(None),
+            instances.c.has_target.is_(True), instances.c.kind.not_in(_RELATIONSHIPS),
+            sa.exists().where(some.c.entity_pk == instances.c.entity_pk, some.c.instance == instances.c.instance,
+                              some.c.element.is_not(None)),
+            ~sa.exists().where(other.c.entity_pk == instances.c.entity_pk, other.c.instance == instances.c.instance,
+                               other.c.element.is_not(None),
+                               sa.or_(other.c.txt.is_(None), sa.func.context_regexp(value.source, other.c.txt) == 1)),
+        ), True)
+
+    def _equals(self, rows: Any, value: Any) -> tuple[Any, bool]:
+        if isinstance(value, ValueList):
+            parts = [self._literal(rows, item, Op.EQ, expand=True) for item in value.values]
+            return sa.or_(*(part[0] for part in parts)), all(part[1] for part in parts)
+        if isinstance(value, Range):
+            return self._range(rows, value)
+        if isinstance(value, Pattern):
+            return sa.false(), True
+        return self._literal(rows, value, Op.EQ, expand=True)
+
+    def _range(self, rows: Any, value: Range) -> tuple[Any, bool]:
+        """``low..high``: both bounds of the element's own type, included (clause 4.9)."""
+        low_key, low_column, low, low_exact = _column(rows, value.low, self.sqlite)
+        high_key, high_column, high, high_exact = _column(rows, value.high, self.sqlite)
+        if low_key != high_key:
+            return sa.true(), False
+        return sa.and_(low_column >= low, high_column <= high), low_exact and high_exact
+
+    def _literal(self, rows: Any, literal: Any, op: Op, *, expand: bool) -> tuple[Any, bool]:
+        _key, column, bound, exact = _column(rows, literal, self.sqlite)
+        compare = _COMPARE[op if exact else _LOOSE[op]]
+        if expand and self.expand_vocab is not None and isinstance(literal, Text | Term):
+            vocab = rows.c.kind == "VocabProperty"
+            try:
+                expanded = self.expand_vocab(literal.value)
+            except Exception:  # noqa: BLE001 - not a term: an error only where a VocabProperty meets it
+                return sa.or_(vocab, compare(column, bound)), False
+            return sa.or_(sa.and_(vocab, compare(column, expanded)), sa.and_(~vocab, compare(column, bound))), exact
+        return compare(column, bound), exact
+
+
+def _column(rows: Any, literal: Any, sqlite: bool) -> tuple[str, Any, Any, bool]:
+    """The index column a literal compares with (its name, the column), the bound value, and
+    whether that comparison is exact."""
+    if isinstance(literal, Number):
+        return "num", rows.c.num, float(literal.value), abs(literal.value) < EXACT_FLOAT_LIMIT
+    if isinstance(literal, Boolean):
+        return "flag", rows.c.flag, literal.value, True
+    if isinstance(literal, DateTimeValue):
+        return "dt", _text(rows.c.dt, sqlite), instant_text(literal.value), True
+    if isinstance(literal, DateValue):
+        return "day", _text(rows.c.day, sqlite), literal.value.isoformat(), True
+    if isinstance(literal, TimeValue):
+        return "tod", _text(rows.c.tod, sqlite), literal.value.strftime("%H:%M:%S.%f"), True
+    assert isinstance(literal, Text | Uri | Term)
+    return "txt", _text(rows.c.txt, sqlite), literal.value, True
+
+
+def _text(column: Any, sqlite: bool) -> Any:
+    """Strings order by code point, as in Python: SQLite's BINARY, PostgreSQL's "C" collation."""
+    return column if sqlite else column.collate("C")
+
+
+async def install_functions(connection: AsyncConnection) -> None:
+    """Give this SQLite connection the Python ``re`` functions of idPattern and ``~=``."""
+    raw = await connection.get_raw_connection()
+    if raw.info.get(_FUNCTIONS_INSTALLED):
+        return
+    await connection.run_sync(_install)
+
+
+def _install(connection: sa.Connection) -> None:
+    fairy = connection.connection
+    fairy.dbapi_connection.create_function("context_regexp", 2, _search, deterministic=True)
+    fairy.dbapi_connection.create_function("context_regexp_full", 2, _fullmatch, deterministic=True)
+    fairy.info[_FUNCTIONS_INSTALLED] = True
+
+
+def _search(pattern: str, text: str | None) -> int | None:
+    """``~=`` (clause 4.9): the pattern, already checked by the q parser, found in the text."""
+    if text is None:
+        return None
+    return int(compile_pattern(pattern).search(text) is not None)
+
+
+def _fullmatch(pattern: str, text: str | None) -> int | None:
+    """idPattern (clause 5.7.2): the whole id matches the pattern."""
+    if text is None:
+        return None
+    return int(_compiled(pattern).fullmatch(text) is not None)
+
+
+@lru_cache(maxsize=256)
+def _compiled(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)

@@ -1,0 +1,92 @@
+"""Notification delivery over MQTT (clause 7.2) and exactly-once dispatch across broker processes."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import time
+from pathlib import Path
+from typing import Any
+
+import aiomqtt
+import orjson
+import pytest
+from starlette.testclient import TestClient
+from test_context_subscriptions_api import (
+    ENTITIES,
+    SUBS,
+    Receiver,
+    broker_app,
+    building,
+    create,
+    subscription,
+)
+
+import ppi_schemas
+
+MQTT_HOST, MQTT_PORT = "127.0.0.1", 1883
+
+
+def _require_mqtt() -> None:
+    try:
+        socket.create_connection((MQTT_HOST, MQTT_PORT), timeout=2).close()
+    except OSError as error:
+        message = f"MQTT broker not reachable at {MQTT_HOST}:{MQTT_PORT}: {error}"
+        if os.environ.get("OUP_REQUIRE_MQTT") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+@pytest.mark.parametrize("version", ["mqtt3.1.1", "mqtt5.0"])
+def test_mqtt_endpoint_receives_metadata_and_body(tmp_path: Path, version: str) -> None:
+    _require_mqtt()
+    topic = f"oup-test/{os.getpid()}/{time.monotonic_ns()}"
+    messages: list[dict[str, Any]] = []
+    subscribed = asyncio.Event()
+
+    async def listen() -> None:
+        async with aiomqtt.Client(MQTT_HOST, MQTT_PORT) as mqtt:
+            await mqtt.subscribe(topic, qos=1)
+            subscribed.set()
+            async for message in mqtt.messages:
+                messages.append(orjson.loads(message.payload))
+                return
+
+    async def scenario() -> None:
+        listener = asyncio.create_task(listen())
+        await asyncio.wait_for(subscribed.wait(), 5)
+        with TestClient(broker_app(tmp_path, None)) as client:
+            endpoint = {"uri": f"mqtt://{MQTT_HOST}:{MQTT_PORT}/{topic}",
+                        "notifierInfo": [{"key": "MQTT-Version", "value": version}, {"key": "MQTT-QoS", "value": "1"}],
+                        "receiverInfo": [{"key": "X-City", "value": "Rotterdam"}]}
+            await asyncio.to_thread(create, client, subscription("", notification={"endpoint": endpoint}))
+            await asyncio.to_thread(client.post, ENTITIES, json=building())
+            await asyncio.wait_for(listener, 10)
+
+    asyncio.run(scenario())
+    [message] = messages
+    assert message["metadata"]["Content-Type"] == "application/json"
+    assert message["metadata"]["X-City"] == "Rotterdam" and "Link" in message["metadata"]
+    assert ppi_schemas.is_valid(message["body"], "ngsi-ld-notification@1.0.0")
+    assert message["body"]["data"][0]["id"] == "urn:ngsi-ld:Building:1"
+
+
+def test_two_brokers_on_one_database_notify_each_change_once(tmp_path: Path, postgres_url: str) -> None:
+    with Receiver() as receiver, \
+            TestClient(broker_app(tmp_path / "a", postgres_url)) as first, \
+            TestClient(broker_app(tmp_path / "b", postgres_url)) as second:
+        create(first, subscription(receiver.url()))
+        count = 30
+        for number in range(count):
+            client = first if number % 2 else second
+            assert client.post(ENTITIES, json=building(number)).status_code == 201
+        receiver.wait(count, timeout=20)
+        time.sleep(0.5)
+        ids = [item["body"]["data"][0]["id"] for item in receiver.received]
+        assert sorted(ids) == sorted(f"urn:ngsi-ld:Building:{number}" for number in range(count))
+        assert len({item["body"]["id"] for item in receiver.received}) == count
+        deadline = time.monotonic() + 10
+        while second.get(SUBS).json()[0]["notification"]["timesSent"] < count and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert second.get(SUBS).json()[0]["notification"]["timesSent"] == count

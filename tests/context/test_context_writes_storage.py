@@ -1,0 +1,154 @@
+"""Read-modify-write storage: change events on every write path, batches, and concurrent writers."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from mims.context.service import SPEC
+from mims.context.storage import EntityQuery, TenantNotFound
+from mims.context.storage.sql import EntityNotFound, SqlEntityStore
+from mims.kit.storage import create_engine, default_database_url, migrate
+
+T0 = "2026-01-01T00:00:00.000000Z"
+T1 = "2026-01-02T00:00:00.000000Z"
+TYPE = "https://example.org/Building"
+OTHER = "https://example.org/Depot"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return default_database_url("context", tmp_path)
+    return request.getfixturevalue("postgres_url")
+
+
+@pytest.fixture
+async def engine(database_url):
+    engine = create_engine(database_url)
+    await migrate(engine, "context", SPEC.migrations)
+    yield engine
+    await engine.dispose()
+
+
+def entity(entity_id: str, kind: str = TYPE, **attributes: int) -> dict:
+    return {
+        "id": entity_id,
+        "type": [kind],
+        "createdAt": T0,
+        "modifiedAt": T0,
+        "attributes": {
+            f"https://example.org/{name}": [{"type": "Property", "value": value, "createdAt": T0, "modifiedAt": T0}]
+            for name, value in attributes.items()
+        },
+    }
+
+
+def with_attribute(name: str, value: int, kind: str | None = None):
+    """A plan adding one attribute (and optionally changing the type), as an update would."""
+
+    def plan(current):
+        new = {**current, "modifiedAt": T1, "attributes": dict(current["attributes"])}
+        new["attributes"][f"https://example.org/{name}"] = [
+            {"type": "Property", "value": value, "createdAt": T1, "modifiedAt": T1}
+        ]
+        if kind is not None:
+            new["type"] = [kind]
+        return new
+
+    return plan
+
+
+async def test_every_write_path_reports_change_events(engine):
+    events = []
+
+    async def listener(connection, event):
+        events.append((event.kind, event.entity_id, event.before is not None, event.after is not None))
+
+    store = SqlEntityStore(engine, [listener])
+    written = await store.write_many("", [("urn:a:1", lambda current: entity("urn:a:1")),
+                                          ("urn:a:2", lambda current: entity("urn:a:2"))])
+    assert [w.outcome for w in written] == ["created", "created"]
+    updated = await store.update("", "urn:a:1", with_attribute("height", 3))
+    assert updated["attributes"]["https://example.org/height"][0]["value"] == 3
+    assert await store.update("", "urn:a:1", lambda current: None) is None  # unchanged: no event
+    assert await store.delete_many("", ["urn:a:1", "urn:a:9"]) == {"urn:a:1"}
+    assert await store.purge("", EntityQuery(types=(TYPE,))) == 1
+    assert events == [
+        ("created", "urn:a:1", False, True),
+        ("created", "urn:a:2", False, True),
+        ("updated", "urn:a:1", True, True),
+        ("deleted", "urn:a:1", True, False),
+        ("deleted", "urn:a:2", True, False),
+    ]
+
+
+async def test_updates_keep_the_type_index_in_step(engine):
+    store = SqlEntityStore(engine)
+    await store.create("", entity("urn:a:1"))
+    await store.update("", "urn:a:1", with_attribute("height", 3, kind=OTHER))
+    assert (await store.query("", EntityQuery(types=(TYPE,)), 10, 0, False)).entities == []
+    found = await store.query("", EntityQuery(types=(OTHER,)), 10, 0, True)
+    assert [e["id"] for e in found.entities] == ["urn:a:1"] and found.count == 1
+
+
+async def test_plans_for_one_id_in_a_batch_see_each_other(engine):
+    store = SqlEntityStore(engine)
+    written = await store.write_many("", [("urn:a:1", lambda current: entity("urn:a:1")),
+                                          ("urn:a:1", lambda current: with_attribute("height", 1)(current))])
+    assert [w.outcome for w in written] == ["created", "created"]
+    stored = await store.get("", "urn:a:1")
+    assert stored["attributes"]["https://example.org/height"][0]["value"] == 1
+
+
+async def test_a_failing_plan_rolls_the_whole_transaction_back(engine):
+    store = SqlEntityStore(engine)
+
+    def failing(current):
+        raise ValueError("refused")
+
+    with pytest.raises(ValueError):
+        await store.write_many("", [("urn:a:1", lambda current: entity("urn:a:1")), ("urn:a:2", failing)])
+    assert await store.get("", "urn:a:1") is None
+
+
+async def test_updates_of_missing_entities_and_tenants(engine):
+    store = SqlEntityStore(engine)
+    with pytest.raises(EntityNotFound):
+        await store.update("", "urn:a:1", with_attribute("height", 1))
+    with pytest.raises(TenantNotFound):
+        await store.update("elsewhere", "urn:a:1", with_attribute("height", 1))
+
+
+async def test_concurrent_updates_from_two_engines_lose_nothing(database_url, engine):
+    """Two broker processes (two engines) appending different attributes to one entity at once."""
+    other = create_engine(database_url)
+    try:
+        first, second = SqlEntityStore(engine), SqlEntityStore(other)
+        await first.create("", entity("urn:a:1"))
+        writes = [(first if n % 2 else second).update("", "urn:a:1", with_attribute(f"a{n}", n)) for n in range(12)]
+        await asyncio.gather(*writes)
+        stored = await first.get("", "urn:a:1")
+        assert sorted(stored["attributes"]) == sorted(f"https://example.org/a{n}" for n in range(12))
+    finally:
+        await other.dispose()
+
+
+async def test_concurrent_batches_creating_the_same_entities_both_succeed(database_url, engine):
+    other = create_engine(database_url)
+    try:
+        stores = [SqlEntityStore(engine), SqlEntityStore(other)]
+
+        def upsert(name):
+            def plan(current):
+                return entity("urn:a:1") if current is None else with_attribute(name, 1)(current)
+
+            return plan
+
+        await asyncio.gather(*(store.write_many("", [("urn:a:1", upsert(f"by{n}"))]) for n, store in enumerate(stores)))
+        stored = await stores[0].get("", "urn:a:1")
+        assert len(stored["attributes"]) == 1  # one created it, the other (retried) updated it
+    finally:
+        await other.dispose()
