@@ -27,6 +27,7 @@ test: $(VENV)/.installed-test
 
 bench: $(VENV)/.installed
 	$(BIN)/python -m bench.ppi
+	$(BIN)/python -m bench.context
 
 lint-imports: $(VENV)/.installed-test
 	$(BIN)/lint-imports

@@ -1,10 +1,14 @@
-"""Context broker writes and queries on SQLite: ``python -m bench.context [--writes N] [--rows N]``.
+"""Context broker writes, queries and notifications on SQLite: ``python -m bench.context``.
 
+Printed side by side in one run:
 (1) Create Entity, one POST per Building-like entity (10 attributes), through an in-process ASGI
-    client; (2) Batch Upsert, 1,000 entities per request; (3) the same rows by plain SQL INSERT
-    into the same engine: the floor the API is compared with; (4) Query Entities by type and q
-    over ``--rows`` entities (loaded by SQL, index rows included), a page of 20: p50/p95;
-    (5) geo-query ``near;maxDistance`` over as many points: p50/p95. Then peak RSS.
+    client and through a real uvicorn server on 127.0.0.1 (a separate process, fed by a bounded
+    number of client threads); (2) Batch Upsert, 1,000 entities per request; (3) the same rows by
+    plain SQL INSERT into the same engine: the floor the API is compared with; (4) notification
+    latency, from the start of an attribute update to receipt by a local HTTP receiver, with 100
+    active subscriptions one of which points at a dead (closed) local port; (5) Query Entities by
+    type and q over ``--rows`` entities (loaded by SQL, index rows included), a page of 20, and
+    (6) geo-query ``near;maxDistance`` over as many points: p50/p95. Then peak RSS.
 The last line is a one-line summary.
 """
 
@@ -12,10 +16,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
+import os
 import random
 import resource
+import socket
 import statistics
+import subprocess
+import sys
 import tempfile
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -23,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy.dialects import sqlite
@@ -41,6 +52,9 @@ LOCATION = "https://uri.etsi.org/ngsi-ld/location"
 ENTITIES = "/ngsi-ld/v1/entities"
 BATCH = 1000
 QUERIES = 200
+CLIENT_THREADS = 4  # concurrent clients of the uvicorn server
+SUBSCRIPTIONS = 100
+UPDATES = 200
 NOW = "2026-11-21T10:00:00.000000Z"
 
 
@@ -81,14 +95,14 @@ async def timed(operation: Callable[[], Awaitable[Any]]) -> float:
     return time.perf_counter() - started
 
 
-async def run(writes: int, rows: int) -> list[tuple[str, str, str]]:
+async def run(creates: int, writes: int, rows: int) -> list[tuple[str, str, str]]:
     rng = random.Random(9457)
     results: list[tuple[str, str, str]] = []
     with tempfile.TemporaryDirectory() as folder:
-        app = create_app(data_dir=Path(folder), jsonld_remote=False, auth="off", log_level="WARNING")
+        app = create_app(data_dir=Path(folder) / "asgi", jsonld_remote=False, auth="off", log_level="WARNING")
         async with app.router.lifespan_context(app):
             client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bench")
-            bodies = [building(number, rng) for number in range(writes)]
+            bodies = [building(number, rng) for number in range(creates)]
 
             async def post_each() -> None:
                 for body in bodies:
@@ -96,9 +110,12 @@ async def run(writes: int, rows: int) -> list[tuple[str, str, str]]:
                     assert response.status_code == 201, response.text
 
             created = await timed(post_each)
-            results.append(("create, one POST each (ASGI)", f"{writes / created:,.0f} entities/s", f"{created:.1f} s"))
+            results.append(("create, one POST each (ASGI)", f"{creates / created:,.0f} entities/s", f"{created:.1f} s"))
+            served = await asyncio.to_thread(served_creates, Path(folder) / "uvicorn", bodies)
+            results.append((f"create, one POST each (uvicorn, {CLIENT_THREADS} clients)",
+                            f"{creates / served:,.0f} entities/s", f"{served:.1f} s"))
 
-            upserts = [building(writes + number, rng) for number in range(writes)]
+            upserts = [building(creates + number, rng) for number in range(writes)]
 
             async def upsert_batches() -> None:
                 for start in range(0, len(upserts), BATCH):
@@ -109,7 +126,7 @@ async def run(writes: int, rows: int) -> list[tuple[str, str, str]]:
             results.append((f"batch upsert, {BATCH} per request", f"{writes / upserted:,.0f} entities/s", f"{upserted:.1f} s"))
 
             engine = app.state.engine
-            floor_docs = [stored(building(10 * writes + number, rng)) for number in range(writes)]
+            floor_docs = [stored(building(10 * (creates + writes) + number, rng)) for number in range(writes)]
 
             async def plain_insert() -> None:
                 async with engine.begin() as connection:
@@ -118,8 +135,14 @@ async def run(writes: int, rows: int) -> list[tuple[str, str, str]]:
                         for doc in floor_docs])
 
             floor = await timed(plain_insert)
+            per_create, per_upsert, per_row = created / creates, upserted / writes, floor / writes
             results.append(("plain SQL INSERT (floor)", f"{writes / floor:,.0f} rows/s", f"{floor:.2f} s"))
-            results.append(("create / floor, batch upsert / floor", f"{created / floor:.0f}x, {upserted / floor:.0f}x", ""))
+            results.append(("create / floor, batch upsert / floor",
+                            f"{per_create / per_row:.0f}x, {per_upsert / per_row:.0f}x", ""))
+
+            latencies = await notification_latencies(client)
+            results.append((f"notification latency, {SUBSCRIPTIONS} subscriptions (1 dead)",
+                            *_percentiles(latencies), f"{len(latencies)}/{UPDATES} received"))
 
             loaded = await timed(lambda: load(engine, rows, rng))
             results.append((f"load {rows:,} entities + indexes by SQL", f"{rows / loaded:,.0f} entities/s", f"{loaded:.1f} s"))
@@ -139,8 +162,120 @@ async def run(writes: int, rows: int) -> list[tuple[str, str, str]]:
             results.append((f"geo near;maxDistance over {rows:,} points", *_percentiles(geo_times)))
             await client.aclose()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    results.append(("peak RSS", f"{peak:,.0f} MiB", ""))
+    served_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    results.append(("peak RSS (bench, uvicorn server)", f"{peak:,.0f} MiB", f"{served_peak:,.0f} MiB"))
     return results
+
+
+def served_creates(data_dir: Path, bodies: list[dict[str, Any]]) -> float:
+    """Seconds to POST ``bodies`` (renumbered) to a uvicorn-served broker from CLIENT_THREADS threads."""
+    port = _free_port()
+    environment = {**os.environ, "OUP_CONTEXT_DATA_DIR": str(data_dir), "OUP_CONTEXT_JSONLD_REMOTE": "false",
+                   "OUP_CONTEXT_AUTH": "off", "OUP_CONTEXT_LOG_LEVEL": "WARNING"}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "--factory", "mims.context.service:create_app", "--host", "127.0.0.1",
+         "--port", str(port), "--log-level", "warning", "--no-access-log"], env=environment)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_up(base, server)
+        shares = [bodies[start::CLIENT_THREADS] for start in range(CLIENT_THREADS)]
+
+        def post_share(share: list[dict[str, Any]]) -> None:
+            with httpx.Client(base_url=base) as client:
+                for body in share:
+                    response = client.post(ENTITIES, json={**body, "id": body["id"] + ":served"})
+                    assert response.status_code == 201, response.text
+
+        threads = [threading.Thread(target=post_share, args=(share,)) for share in shares]
+        started = time.perf_counter()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        return time.perf_counter() - started
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def _wait_until_up(base: str, server: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError("the uvicorn server exited at start-up")
+        try:
+            if httpx.get(f"{base}/health").status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError("the uvicorn server did not start within 60 s")
+
+
+def _free_port() -> int:
+    """A local port nothing listens on (for the server, and as the dead notification endpoint)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+async def notification_latencies(client: httpx.AsyncClient) -> list[float]:
+    """Seconds from the start of each update to receipt of its notification.
+
+    SUBSCRIPTIONS - 1 subscriptions watch one Meter each and notify the local receiver; one more
+    watches every Meter and notifies a closed port, so each update also makes a delivery fail.
+    """
+    received: dict[int, float] = {}
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:  # one request after the other on a kept-alive connection
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = next(int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                              if line.lower().startswith(b"content-length:"))
+                data = orjson.loads(await reader.readexactly(length))["data"][0]
+                received.setdefault(int(data["energy"]["value"]), time.perf_counter())
+                writer.write(b"HTTP/1.1 204 No Content\r\ncontent-length: 0\r\n\r\n")
+                await writer.drain()
+        except asyncio.IncompleteReadError:  # the broker closed the connection
+            pass
+        finally:
+            writer.close()
+
+    # Every update also fails at the dead endpoint, as intended: its warnings are not news here.
+    logging.getLogger("mims.context.notify.dispatcher").setLevel(logging.ERROR)
+
+    receiver = await asyncio.start_server(handle, "127.0.0.1", 0)
+    endpoint = f"http://127.0.0.1:{receiver.sockets[0].getsockname()[1]}/notify"
+    meters = [f"urn:ngsi-ld:Meter:{number}" for number in range(SUBSCRIPTIONS - 1)]
+    for meter in meters:
+        await _expect(client.post(ENTITIES, json={"id": meter, "type": "Meter",
+                                                  "energy": {"type": "Property", "value": -1}}), 201)
+        await _expect(client.post("/ngsi-ld/v1/subscriptions", json={
+            "type": "Subscription", "entities": [{"id": meter, "type": "Meter"}], "watchedAttributes": ["energy"],
+            "notification": {"endpoint": {"uri": endpoint}}}), 201)
+    dead = await client.post("/ngsi-ld/v1/subscriptions", json={
+        "type": "Subscription", "entities": [{"type": "Meter"}], "watchedAttributes": ["energy"],
+        "notification": {"endpoint": {"uri": f"http://127.0.0.1:{_free_port()}/dead"}}})
+    assert dead.status_code == 201, dead.text
+    sent: dict[int, float] = {}
+    for number in range(UPDATES):
+        sent[number] = time.perf_counter()
+        await _expect(client.patch(f"{ENTITIES}/{meters[number % len(meters)]}/attrs",
+                                   json={"energy": {"type": "Property", "value": number}}), 204)
+        await asyncio.sleep(0.01)
+    deadline = time.perf_counter() + 10
+    while len(received) < UPDATES and time.perf_counter() < deadline:
+        await asyncio.sleep(0.05)
+    receiver.close()
+    # Its retries would go on into the next measurements.
+    await _expect(client.delete(dead.headers["location"]), 204)
+    return [received[number] - sent[number] for number in sent if number in received]
+
+
+async def _expect(request: Awaitable[httpx.Response], status: int) -> None:
+    response = await request
+    assert response.status_code == status, response.text
 
 
 async def load(engine: Any, rows: int, rng: random.Random) -> None:
@@ -179,21 +314,25 @@ def _percentiles(times: list[float]) -> tuple[str, str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--writes", type=int, default=10_000, help="entities created by POST and by upsert")
+    parser.add_argument("--creates", type=int, default=2_000, help="entities created by one POST each (per server)")
+    parser.add_argument("--writes", type=int, default=10_000, help="entities written by batch upsert and by plain SQL")
     parser.add_argument("--rows", type=int, default=100_000, help="entities the queries run over")
     args = parser.parse_args()
-    results = asyncio.run(run(args.writes, args.rows))
+    results = asyncio.run(run(args.creates, args.writes, args.rows))
     table = Table(title="context broker on SQLite")
-    for column in ("what", "figure", ""):
+    for column in ("what", "figure", "", ""):
         table.add_column(column)
     for row in results:
         table.add_row(*row)
     Console().print(table)
-    figures = {what: figure for what, figure, _ in results}
-    query_p95 = next(extra for what, _, extra in results if what.startswith("query type"))
-    geo_p95 = next(extra for what, _, extra in results if what.startswith("geo near"))
-    print(f"create {figures['create, one POST each (ASGI)']}, upsert {figures[f'batch upsert, {BATCH} per request']}, "
-          f"query {query_p95}, geo {geo_p95}, peak RSS {figures['peak RSS']}")
+    figures = {what: row for what, *row in results}
+
+    def figure(prefix: str, column: int = 0) -> str:
+        return next(row[column] for what, row in figures.items() if what.startswith(prefix))
+
+    print(f"create {figure('create, one POST each (ASGI)')} in-process, {figure('create, one POST each (uvicorn')} "
+          f"served; upsert {figure('batch upsert')}; floor {figure('plain SQL')}; notification {figure('notification', 1)}; "
+          f"query {figure('query type', 1)}; geo {figure('geo near', 1)}; peak RSS {figure('peak RSS')}")
 
 
 if __name__ == "__main__":

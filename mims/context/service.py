@@ -12,6 +12,7 @@ from mims.context import notify
 from mims.context.api import attributes, batch, csources, discovery, jsonld_contexts, subscriptions, temporal
 from mims.context.api.entities import ENTITY_PPI, router as entities_router
 from mims.context.api.errors import install_ngsi_ld_errors
+from mims.context.api.openapi import install_openapi
 from mims.context.ngsild.context import ContextResolver
 from mims.context.storage.indexing import index_entity
 from mims.context.storage.temporal import record_history
@@ -73,6 +74,7 @@ def _build(app: FastAPI, settings: MimSettings) -> None:
     app.state.entity_listeners = [index_entity, record_history]
     notify.install(app)
     install_ngsi_ld_errors(app)
+    install_openapi(app)
 
 
 SPEC = service.MimSpec(

@@ -7,7 +7,6 @@ import pytest
 
 from mims.context.ngsild.csource_subscriptions import trigger_reason
 from mims.context.ngsild.csources import (
-    Conflict,
     Target,
     check_conflicts,
     is_current,
@@ -15,6 +14,7 @@ from mims.context.ngsild.csources import (
     supports,
 )
 from mims.context.ngsild.distributed import Federation
+from mims.context.ngsild.errors import Conflict
 
 PARKING = "https://example.org/OffStreetParking"
 FREE = "https://example.org/availableSpotNumber"

@@ -12,7 +12,12 @@ from mims.context.ngsild.errors import BadRequestData
 from mims.context.ngsild.temporal import aggregate, parse_duration
 from mims.context.service import SPEC
 from mims.context.storage.events import ChangeEvent
-from mims.context.storage.temporal import InstanceFilter, TemporalStore, backfill, record_history
+from mims.context.storage.temporal import (
+    InstanceFilter,
+    TemporalStore,
+    backfill,
+    record_history,
+)
 from mims.kit.storage import create_engine, migrate
 
 SPEED = "https://uri.etsi.org/ngsi-ld/default-context/speed"
@@ -98,7 +103,7 @@ async def test_updates_record_only_new_changed_and_removed_instances(engine):
     ]
     for event in events:
         async with engine.begin() as connection:
-            await record_history(connection, event)
+            await record_history(connection, [event])
     found = await TemporalStore(engine).get("", first["id"], InstanceFilter(time_member="modifiedAt"))
     assert found is not None
     assert [item["value"] for item in found.instances[SPEED]] == [10, 12]

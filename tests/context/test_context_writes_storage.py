@@ -64,8 +64,9 @@ def with_attribute(name: str, value: int, kind: str | None = None):
 async def test_every_write_path_reports_change_events(engine):
     events = []
 
-    async def listener(connection, event):
-        events.append((event.kind, event.entity_id, event.before is not None, event.after is not None))
+    async def listener(connection, batch):
+        events.append([(event.kind, event.entity_id, event.before is not None, event.after is not None)
+                       for event in batch])
 
     store = SqlEntityStore(engine, [listener])
     written = await store.write_many("", [("urn:a:1", lambda current: entity("urn:a:1")),
@@ -76,12 +77,11 @@ async def test_every_write_path_reports_change_events(engine):
     assert await store.update("", "urn:a:1", lambda current: None) is None  # unchanged: no event
     assert await store.delete_many("", ["urn:a:1", "urn:a:9"]) == {"urn:a:1"}
     assert await store.purge("", EntityQuery(types=(TYPE,))) == 1
-    assert events == [
-        ("created", "urn:a:1", False, True),
-        ("created", "urn:a:2", False, True),
-        ("updated", "urn:a:1", True, True),
-        ("deleted", "urn:a:1", True, False),
-        ("deleted", "urn:a:2", True, False),
+    assert events == [  # one call per transaction, with all of its events
+        [("created", "urn:a:1", False, True), ("created", "urn:a:2", False, True)],
+        [("updated", "urn:a:1", True, True)],
+        [("deleted", "urn:a:1", True, False)],
+        [("deleted", "urn:a:2", True, False)],
     ]
 
 

@@ -24,6 +24,7 @@ from mims.context.api.common import (
     tenant,
     tenant_headers,
 )
+from mims.context.api.openapi import ENTITY, entity_fragment, ppi_ref, request_body
 from mims.context.ngsild.attributes import is_uri
 from mims.context.ngsild.context import ActiveContext
 from mims.context.ngsild.entity import check_entity_id, utc_now
@@ -50,7 +51,8 @@ Store = Annotated[SqlEntityStore, Depends(store)]
 Tenant = Annotated[str, Depends(tenant)]
 Text = Annotated[str | None, Query()]
 WRITE = [Depends(require_scopes("context:write"))]
-BODY = {"requestBody": {"required": True, "content": {"application/json": {}, "application/ld+json": {}}}}
+FRAGMENT = request_body(entity_fragment())
+ATTRIBUTE = request_body(ppi_ref(ENTITY, "Attribute"))
 NO_OVERWRITE = "noOverwrite"
 
 
@@ -76,7 +78,7 @@ def update_response(request: Request, result: UpdateResult, context: ActiveConte
     "/entities/{entityId}/attrs",
     summary="Append Entity Attributes (clause 6.6.3.1)",
     dependencies=WRITE,
-    openapi_extra=BODY,
+    openapi_extra=FRAGMENT,
     status_code=204,
 )
 async def append_entity_attributes(
@@ -102,7 +104,7 @@ async def append_entity_attributes(
     "/entities/{entityId}/attrs",
     summary="Update Entity Attributes (clause 6.6.3.2)",
     dependencies=WRITE,
-    openapi_extra=BODY,
+    openapi_extra=FRAGMENT,
     status_code=204,
 )
 async def update_entity_attributes(request: Request, entityId: str, entities: Store, tenant_name: Tenant) -> Response:
@@ -126,7 +128,7 @@ async def update_entity_attributes(request: Request, entityId: str, entities: St
     status_code=204,
     summary="Partial Attribute Update (clause 6.7.3.1)",
     dependencies=WRITE,
-    openapi_extra=BODY,
+    openapi_extra=ATTRIBUTE,
 )
 async def partial_update(request: Request, entityId: str, attrId: str, entities: Store, tenant_name: Tenant) -> Response:
     check_entity_id(entityId, "/entityId")
@@ -149,7 +151,7 @@ async def partial_update(request: Request, entityId: str, attrId: str, entities:
     status_code=204,
     summary="Replace Attribute (clause 6.7.3.3)",
     dependencies=WRITE,
-    openapi_extra=BODY,
+    openapi_extra=ATTRIBUTE,
 )
 async def replace_entity_attribute(request: Request, entityId: str, attrId: str, entities: Store, tenant_name: Tenant) -> Response:
     check_entity_id(entityId, "/entityId")

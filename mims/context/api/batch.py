@@ -32,6 +32,7 @@ from mims.context.api.common import (
     tenant_headers,
 )
 from mims.context.api.entities import query_response
+from mims.context.api.openapi import entity_ids, entity_list, query, request_body
 from mims.context.ngsild.context import ActiveContext, request_contexts
 from mims.context.ngsild.entity import check_entity_id, normalize_entity, utc_now
 from mims.context.ngsild.errors import (
@@ -62,7 +63,7 @@ router = APIRouter(prefix=f"{PREFIX}/entityOperations", tags=["batch operations"
 Store = Annotated[SqlEntityStore, Depends(store)]
 Tenant = Annotated[str, Depends(tenant)]
 WRITE = [Depends(require_scopes("context:write"))]
-BODY = {"requestBody": {"required": True, "content": {"application/json": {}, "application/ld+json": {}}}}
+ENTITIES = request_body(entity_list())
 # Turns one parsed entity into its plan; raises NgsiLdError for that entity alone.
 Planner = Callable[[Any], Plan]
 
@@ -77,7 +78,7 @@ class _Item:
     error: NgsiLdError | None = None
 
 
-@router.post("/create", summary="Batch Entity Creation (clause 6.14.3.1)", dependencies=WRITE, openapi_extra=BODY)
+@router.post("/create", summary="Batch Entity Creation (clause 6.14.3.1)", dependencies=WRITE, openapi_extra=ENTITIES)
 async def batch_create(request: Request, entities: Store, tenant_name: Tenant) -> Response:
     now = utc_now()
 
@@ -95,7 +96,7 @@ async def batch_create(request: Request, entities: Store, tenant_name: Tenant) -
     return batch.response(request, created_status=201)
 
 
-@router.post("/upsert", summary="Batch Entity Creation or Update (clause 6.15.3.1)", dependencies=WRITE, openapi_extra=BODY)
+@router.post("/upsert", summary="Batch Entity Creation or Update (clause 6.15.3.1)", dependencies=WRITE, openapi_extra=ENTITIES)
 async def batch_upsert(request: Request, entities: Store, tenant_name: Tenant) -> Response:
     chosen = options_set(request.query_params.get("options"), frozenset({"replace", "update"}))
     if len(chosen) > 1:
@@ -120,7 +121,7 @@ async def batch_upsert(request: Request, entities: Store, tenant_name: Tenant) -
     return batch.response(request, created_status=201)
 
 
-@router.post("/update", summary="Batch Entity Update (clause 6.16.3.1)", dependencies=WRITE, openapi_extra=BODY)
+@router.post("/update", summary="Batch Entity Update (clause 6.16.3.1)", dependencies=WRITE, openapi_extra=ENTITIES)
 async def batch_update(request: Request, entities: Store, tenant_name: Tenant) -> Response:
     no_overwrite = "noOverwrite" in options_set(request.query_params.get("options"), frozenset({"noOverwrite"}))
     now = utc_now()
@@ -133,7 +134,7 @@ async def batch_update(request: Request, entities: Store, tenant_name: Tenant) -
     return batch.response(request)
 
 
-@router.post("/merge", summary="Batch Entity Merge (clause 5.6.20)", dependencies=WRITE, openapi_extra=BODY)
+@router.post("/merge", summary="Batch Entity Merge (clause 5.6.20)", dependencies=WRITE, openapi_extra=ENTITIES)
 async def batch_merge(request: Request, entities: Store, tenant_name: Tenant) -> Response:
     now = utc_now()
 
@@ -145,7 +146,7 @@ async def batch_merge(request: Request, entities: Store, tenant_name: Tenant) ->
     return batch.response(request)
 
 
-@router.post("/delete", summary="Batch Entity Delete (clause 6.17.3.1)", dependencies=WRITE, openapi_extra=BODY)
+@router.post("/delete", summary="Batch Entity Delete (clause 6.17.3.1)", dependencies=WRITE, openapi_extra=request_body(entity_ids()))
 async def batch_delete(request: Request, entities: Store, tenant_name: Tenant) -> Response:
     body = await _array(request)
     items = []
@@ -167,7 +168,7 @@ async def batch_delete(request: Request, entities: Store, tenant_name: Tenant) -
     return _Batch(items, []).response(request)
 
 
-@router.post("/query", summary="Query Entities via POST (clause 6.23.3.1)", dependencies=[Depends(require_scopes("context:read"))], openapi_extra=BODY)
+@router.post("/query", summary="Query Entities via POST (clause 6.23.3.1)", dependencies=[Depends(require_scopes("context:read"))], openapi_extra=request_body(query()))
 async def batch_query(request: Request, entities: Store, tenant_name: Tenant) -> Response:
     body, context = await read_body(request)
     params = {**request.query_params, **_query_params(body)}

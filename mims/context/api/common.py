@@ -8,6 +8,7 @@ for ``application/json``, inline @context for ``application/ld+json``).
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
@@ -16,7 +17,7 @@ from starlette.responses import Response
 
 from mims.context.ngsild.context import ActiveContext, ContextResolver, context_link, request_contexts
 from mims.context.ngsild.errors import BadRequestData, InvalidRequest, NonexistentTenant, ResourceNotFound
-from mims.context.ngsild.mediatypes import JSON_LD, body_media_type
+from mims.context.ngsild.mediatypes import BODY_MEDIA_TYPES, JSON_LD, body_media_type
 from mims.context.storage import SqlEntityStore, TenantNotFound
 from mims.context.storage.base import DEFAULT_TENANT, Entity
 from mims.context.storage.sql import EntityNotFound, Plan
@@ -27,7 +28,7 @@ RESULTS_COUNT_HEADER = "NGSILD-Results-Count"
 _TENANT = re.compile(r"[A-Za-z0-9_.:/-]{1,256}")
 
 
-def tenant(request: Request) -> str:
+async def tenant(request: Request) -> str:
     """The tenant a request addresses (clause 6.3.14); the default tenant when the header is absent."""
     value = request.headers.get(TENANT_HEADER)
     if value is None:
@@ -42,7 +43,7 @@ def tenant_headers(request: Request) -> dict[str, str]:
     return {TENANT_HEADER: value} if value is not None else {}
 
 
-def store(request: Request) -> SqlEntityStore:
+async def store(request: Request) -> SqlEntityStore:
     return SqlEntityStore(request.app.state.engine, request.app.state.entity_listeners)
 
 
@@ -65,9 +66,12 @@ def link_header(request: Request) -> str | None:
     return ", ".join(links) if links else None
 
 
-async def read_body(request: Request) -> tuple[Any, ActiveContext]:
-    """The parsed JSON body and the @context in effect for it (clauses 6.3.4 and 6.3.5)."""
-    kind = body_media_type(request.headers.get("content-type"))
+async def read_body(request: Request, accepted: Sequence[str] = BODY_MEDIA_TYPES) -> tuple[Any, ActiveContext]:
+    """The parsed JSON body and the @context in effect for it (clauses 6.3.4 and 6.3.5).
+
+    ``accepted`` are the body media types the operation takes.
+    """
+    kind = body_media_type(request.headers.get("content-type"), accepted)
     raw = await request.body()
     try:
         body = orjson.loads(raw)

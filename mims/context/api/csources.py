@@ -32,6 +32,7 @@ from mims.context.api.common import (
     tenant,
     tenant_headers,
 )
+from mims.context.api.openapi import REGISTRATION, SUBSCRIPTION, ppi_ref, request_body
 from mims.context.ngsild import csource_subscriptions as subs
 from mims.context.ngsild.context import ActiveContext, context_link
 from mims.context.ngsild.csources import (
@@ -113,6 +114,7 @@ def _subscriptions(request: Request) -> DocumentStore:
     status_code=201,
     summary="Register Context Source (clause 6.8.3.1)",
     dependencies=WRITE,
+    openapi_extra=request_body(ppi_ref(REGISTRATION)),
 )
 async def register_csource(request: Request, tenant_name: Tenant) -> Response:
     body, context = await read_body(request)
@@ -191,6 +193,7 @@ async def retrieve_csource(
     status_code=204,
     summary="Update Context Source Registration (clause 6.9.3.2)",
     dependencies=WRITE,
+    openapi_extra=request_body({"type": "object"}),
 )
 async def update_csource(
     request: Request, registrationId: str, tenant_name: Tenant
@@ -268,6 +271,7 @@ async def _existing(
     status_code=201,
     summary="Create Context Source Subscription (clause 6.12.3.1)",
     dependencies=WRITE,
+    openapi_extra=request_body(ppi_ref(SUBSCRIPTION)),
 )
 async def create_csource_subscription(
     request: Request, tenant_name: Tenant
@@ -343,6 +347,7 @@ async def retrieve_csource_subscription(
     status_code=204,
     summary="Update Context Source Subscription (clause 6.13.3.2)",
     dependencies=WRITE,
+    openapi_extra=request_body({"type": "object"}),
 )
 async def update_csource_subscription(
     request: Request, subscriptionId: str, tenant_name: Tenant

@@ -33,7 +33,7 @@ Tenant = Annotated[str, Depends(tenant)]
 Text = Annotated[str | None, Query()]
 
 
-def _discovery(request: Request) -> Discovery:
+async def _discovery(request: Request) -> Discovery:
     return Discovery(request.app.state.engine)
 
 

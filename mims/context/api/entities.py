@@ -27,10 +27,11 @@ from mims.context.api.common import (
     tenant_headers,
 )
 from mims.context.api.csources import federated_query, federated_retrieve
+from mims.context.api.openapi import entity_fragment, ppi_ref, request_body
 from mims.context.ngsild.context import ActiveContext
 from mims.context.ngsild.entity import check_entity_id, normalize_entity, utc_now
 from mims.context.ngsild.errors import AlreadyExists, NonexistentTenant, ResourceNotFound
-from mims.context.ngsild.mediatypes import ENTITY_MEDIA_TYPES, GEO_JSON, negotiate
+from mims.context.ngsild.mediatypes import BODY_MEDIA_TYPES, ENTITY_MEDIA_TYPES, GEO_JSON, MERGE_PATCH, negotiate
 from mims.context.ngsild.mutations import merge_entity, normalize_fragment, normalize_replacement, replace_entity
 from mims.context.ngsild.params import paging, representation
 from mims.context.ngsild.render import LOCATION, feature_collection, render_entity, render_feature
@@ -46,6 +47,8 @@ router = APIRouter(prefix=PREFIX, tags=["entities"])
 Store = Annotated[SqlEntityStore, Depends(store)]
 Tenant = Annotated[str, Depends(tenant)]
 Text = Annotated[str | None, Query()]
+# Clause 6.3.4: Merge Entity also takes JSON Merge Patch (RFC 7396) bodies.
+MERGE_MEDIA_TYPES = (*BODY_MEDIA_TYPES, MERGE_PATCH)
 
 
 def entity_location(entity_id: str) -> str:
@@ -57,7 +60,7 @@ def entity_location(entity_id: str) -> str:
     status_code=201,
     summary="Create Entity (clause 6.4.3.1)",
     dependencies=[Depends(require_scopes("context:write"))],
-    openapi_extra={"requestBody": {"required": True, "content": {"application/json": {}, "application/ld+json": {}}}},
+    openapi_extra=request_body(ppi_ref(ENTITY_PPI)),
 )
 async def create_entity(request: Request, entities: Store, tenant_name: Tenant) -> Response:
     body, context = await read_body(request)
@@ -197,11 +200,11 @@ async def query_response(
     status_code=204,
     summary="Merge Entity (clause 6.5.3.4)",
     dependencies=[Depends(require_scopes("context:write"))],
-    openapi_extra={"requestBody": {"required": True, "content": {"application/json": {}, "application/ld+json": {}}}},
+    openapi_extra=request_body(entity_fragment(), merge_patch=True),
 )
 async def merge_entity_route(request: Request, entityId: str, entities: Store, tenant_name: Tenant) -> Response:  # noqa: N803
     check_entity_id(entityId, "/entityId")
-    body, context = await read_body(request)
+    body, context = await read_body(request, MERGE_MEDIA_TYPES)
     now = utc_now()
     fragment = normalize_fragment(body, context, now, entityId, nulls=True)
     await change_entity(entities, tenant_name, entityId, lambda entity: merge_entity(_present(entity), fragment, now))
@@ -213,7 +216,7 @@ async def merge_entity_route(request: Request, entityId: str, entities: Store, t
     status_code=204,
     summary="Replace Entity (clause 6.5.3.3)",
     dependencies=[Depends(require_scopes("context:write"))],
-    openapi_extra={"requestBody": {"required": True, "content": {"application/json": {}, "application/ld+json": {}}}},
+    openapi_extra=request_body(entity_fragment()),
 )
 async def replace_entity_route(request: Request, entityId: str, entities: Store, tenant_name: Tenant) -> Response:  # noqa: N803
     check_entity_id(entityId, "/entityId")

@@ -24,6 +24,7 @@ from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from starlette.responses import Response
 
 from mims.context.api.common import PREFIX, resolver, tenant, tenant_headers
+from mims.context.api.openapi import local_context, request_body
 from mims.context.ngsild.errors import (
     BadRequestData,
     InvalidRequest,
@@ -50,7 +51,7 @@ class ContextReloadFailed(LdContextNotAvailable):
     http_status: ClassVar[int] = 504
 
 
-def registry(request: Request) -> ContextRegistry:
+async def registry(request: Request) -> ContextRegistry:
     found = resolver(request).registry
     assert found is not None, "the broker resolves @contexts through its @context store"
     return found
@@ -64,7 +65,7 @@ Registry = Annotated[ContextRegistry, Depends(registry)]
     status_code=201,
     summary="Add @context (clause 6.29.3.1)",
     dependencies=[Depends(require_scopes("context:write"))],
-    openapi_extra={"requestBody": {"required": True, "content": {"application/json": {}, "application/ld+json": {}}}},
+    openapi_extra=request_body(local_context()),
 )
 async def add_context(request: Request, contexts: Registry) -> Response:
     body_media_type(request.headers.get("content-type"))

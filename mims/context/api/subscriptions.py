@@ -25,6 +25,7 @@ from mims.context.api.common import (
     tenant,
     tenant_headers,
 )
+from mims.context.api.openapi import SUBSCRIPTION, ppi_ref, request_body
 from mims.context.ngsild.attributes import is_uri
 from mims.context.ngsild.context import ActiveContext
 from mims.context.ngsild.errors import (
@@ -54,10 +55,9 @@ router = APIRouter(prefix=PREFIX, tags=["subscriptions"])
 Tenant = Annotated[str, Depends(tenant)]
 Text = Annotated[str | None, Query()]
 _MEDIA_TYPES = ("application/json", JSON_LD)
-_BODY = {"requestBody": {"required": True, "content": {"application/json": {}, "application/ld+json": {}}}}
 
 
-def subscriptions(request: Request) -> SqlSubscriptionStore:
+async def subscriptions(request: Request) -> SqlSubscriptionStore:
     return SqlSubscriptionStore(request.app.state.engine)
 
 
@@ -92,7 +92,7 @@ def _render(record: SubscriptionRecord, context: ActiveContext) -> dict[str, Any
     status_code=201,
     summary="Create Subscription (clause 6.10.3.1)",
     dependencies=[Depends(require_scopes("context:write"))],
-    openapi_extra=_BODY,
+    openapi_extra=request_body(ppi_ref(SUBSCRIPTION)),
 )
 async def create_subscription(request: Request, store: Store, tenant_name: Tenant) -> Response:
     body, context = await read_body(request)
@@ -144,7 +144,7 @@ async def retrieve_subscription(request: Request, subscriptionId: str, store: St
     status_code=204,
     summary="Update Subscription (clause 6.11.3.2)",
     dependencies=[Depends(require_scopes("context:write"))],
-    openapi_extra=_BODY,
+    openapi_extra=request_body({"type": "object"}),
 )
 async def update_subscription(request: Request, subscriptionId: str, store: Store, tenant_name: Tenant) -> Response:
     """Clause 5.8.2: members of the fragment replace the subscription's; ``notification`` merges."""

@@ -24,6 +24,7 @@ from mims.context.api.common import (
     tenant,
     tenant_headers,
 )
+from mims.context.api.openapi import ENTITY, entity_fragment, ppi_ref, request_body
 from mims.context.ngsild.context import ActiveContext
 from mims.context.ngsild.entity import check_entity_id, utc_now
 from mims.context.ngsild.errors import BadRequestData, NonexistentTenant, ResourceNotFound
@@ -46,11 +47,10 @@ router = APIRouter(prefix=PREFIX, tags=["temporal"])
 
 READ = [Depends(require_scopes("context:read"))]
 WRITE = [Depends(require_scopes("context:write"))]
-BODY = {"requestBody": {"required": True, "content": {"application/json": {}, "application/ld+json": {}}}}
 Text = Annotated[str | None, Query()]
 
 
-def history(request: Request) -> TemporalStore:
+async def history(request: Request) -> TemporalStore:
     return TemporalStore(request.app.state.engine)
 
 
@@ -75,7 +75,7 @@ def _missing_entity(entity_id: str) -> ResourceNotFound:
 
 
 @router.post("/temporal/entities", summary="Create or Update Temporal Representation of Entity (clause 6.18.3.1)",
-             dependencies=WRITE, openapi_extra=BODY, status_code=201)
+             dependencies=WRITE, openapi_extra=request_body(ppi_ref(ENTITY)), status_code=201)
 async def upsert_temporal_entity(request: Request, store: History, tenant_name: Tenant) -> Response:
     body, context = await read_body(request)
     now = utc_now()
@@ -193,7 +193,7 @@ async def delete_temporal_entity(request: Request, entityId: str, store: History
     return _no_content(request)
 
 
-@router.post("/temporal/entities/{entityId}/attrs", status_code=204, dependencies=WRITE, openapi_extra=BODY,
+@router.post("/temporal/entities/{entityId}/attrs", status_code=204, dependencies=WRITE, openapi_extra=request_body(entity_fragment()),
              summary="Add Attributes to Temporal Representation of an Entity (clause 6.20.3.1)")
 async def append_temporal_attributes(request: Request, entityId: str, store: History, tenant_name: Tenant) -> Response:  # noqa: N803
     check_entity_id(entityId, "/entityId")
@@ -238,7 +238,7 @@ async def delete_temporal_attribute(
 
 
 @router.patch("/temporal/entities/{entityId}/attrs/{attrId}/{instanceId}", status_code=204, dependencies=WRITE,
-              openapi_extra=BODY, summary="Modify Attribute instance in Temporal Representation (clause 6.22.3.1)")
+              openapi_extra=request_body(entity_fragment()), summary="Modify Attribute instance in Temporal Representation (clause 6.22.3.1)")
 async def modify_temporal_instance(
     request: Request, entityId: str, attrId: str, instanceId: str, store: History, tenant_name: Tenant  # noqa: N803
 ) -> Response:

@@ -20,7 +20,7 @@ from typing import Any
 import ppi_schemas
 from mims.context import geo, query
 from mims.context.ngsild.context import ActiveContext
-from mims.context.ngsild.errors import BadRequestData, NgsiLdError
+from mims.context.ngsild.errors import BadRequestData, Conflict
 from mims.context.ngsild.params import names
 from mims.kit.problems import ProblemItem
 
@@ -79,16 +79,6 @@ _RETRIEVE_GROUPS = frozenset({"federationOps", "retrieveOps", "redirectionOps"})
 _ENTITY_READS = frozenset({"retrieveEntity", "queryEntity"})
 
 Registration = dict[str, Any]
-
-
-class Conflict(NgsiLdError):
-    """Clause 5.5.2 Conflict: an exclusive registration overlaps one already made (clause 4.3.6.3)."""
-
-    type_name, http_status, summary = (
-        "Conflict",
-        409,
-        "The request conflicts with the current state of the resource",
-    )
 
 
 def new_registration(body: Any, context: ActiveContext, now: str) -> Registration:

@@ -53,6 +53,12 @@ class AlreadyExists(NgsiLdError):
     type_name, http_status, summary = "AlreadyExists", 409, "The referred element already exists"
 
 
+class Conflict(NgsiLdError):
+    """E.g. an exclusive registration overlapping one already made (clause 4.3.6.3)."""
+
+    type_name, http_status, summary = "Conflict", 409, "The request conflicts with the current state of the resource"
+
+
 class OperationNotSupported(NgsiLdError):
     type_name, http_status, summary = "OperationNotSupported", 422, "The operation is not supported"
 

@@ -1,6 +1,7 @@
 """Media types of the NGSI-LD API and their negotiation (ETSI GS CIM 009 V1.8.1, clause 6.3.4).
 
-Requests with a body are ``application/json`` or ``application/ld+json`` (415 otherwise);
+Requests with a body are ``application/json`` or ``application/ld+json`` (415 otherwise), and
+merges also ``application/merge-patch+json``;
 responses are ``application/json`` (the @context travels in a Link header),
 ``application/ld+json`` (the @context is in the body) or, where entities are returned,
 ``application/geo+json`` (clause 6.3.15). ``*/*`` and ``application/*`` mean ``application/json``;
@@ -16,6 +17,7 @@ from mims.context.ngsild.errors import NotAcceptable, UnsupportedMediaType
 JSON = "application/json"
 JSON_LD = "application/ld+json"
 GEO_JSON = "application/geo+json"
+MERGE_PATCH = "application/merge-patch+json"
 
 BODY_MEDIA_TYPES = (JSON, JSON_LD)
 ENTITY_MEDIA_TYPES = (JSON, JSON_LD, GEO_JSON)
@@ -28,13 +30,17 @@ def media_type(content_type: str | None) -> str | None:
     return content_type.split(";", 1)[0].strip().lower() or None
 
 
-def body_media_type(content_type: str | None) -> str:
-    """The media type of a request body, which must be JSON or JSON-LD (clause 6.3.4)."""
+def body_media_type(content_type: str | None, accepted: Sequence[str] = BODY_MEDIA_TYPES) -> str:
+    """The media type of a request body, one of ``accepted`` (clause 6.3.4); 415 otherwise.
+
+    Merge operations also take ``application/merge-patch+json`` (RFC 7396), which carries its
+    @context in the Link header as ``application/json`` does, so it is answered as ``JSON``.
+    """
     kind = media_type(content_type)
-    if kind not in BODY_MEDIA_TYPES:
+    if kind not in accepted:
         sent = f"Content-Type {content_type!r}" if content_type else "a body without Content-Type"
-        raise UnsupportedMediaType(f"The NGSI-LD API does not accept {sent}; send {' or '.join(BODY_MEDIA_TYPES)}.")
-    return kind
+        raise UnsupportedMediaType(f"This operation does not accept {sent}; send {' or '.join(accepted)}.")
+    return JSON if kind == MERGE_PATCH else kind
 
 
 def negotiate(accept: str | None, offered: Sequence[str] = (JSON, JSON_LD)) -> str:

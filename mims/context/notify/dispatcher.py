@@ -11,13 +11,15 @@ One background loop per broker process. Each round it
 
 It wakes when an entity write commits (a signal from :func:`outbox_listener`) and otherwise
 polls every ``notification_poll_interval`` seconds, which also picks up work of other processes.
+Polls only read; write transactions (BEGIN IMMEDIATE on SQLite) are begun only when there is
+work to claim, and are short: no delivery is awaited while one is open.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -37,7 +39,7 @@ from mims.context.notify.payload import (
 from mims.context.notify.senders import DeliveryFailed, send_http, send_mqtt
 from mims.context.storage import SqlEntityStore, TenantNotFound
 from mims.context.storage.base import EntityQuery
-from mims.context.storage.events import ChangeEvent
+from mims.context.storage.events import ChangeEvent, Listener
 from mims.context.storage.subscriptions import (
     Delivery,
     SubscriptionRecord,
@@ -47,22 +49,24 @@ from mims.context.storage.subscriptions import (
     delivered,
     enqueue,
     failed,
+    has_changes,
     live_subscriptions,
     record_change,
     take_throttle,
     utc_text,
 )
+from mims.kit.storage import begin_write
 
 logger = logging.getLogger(__name__)
 _BATCH = 200
 _PERIODIC_BATCH = 50
 
 
-def outbox_listener(wake: Callable[[], None]) -> Callable[[AsyncConnection, ChangeEvent], Any]:
-    """The entity listener: record the change in the outbox and wake the dispatcher on commit."""
+def outbox_listener(wake: Callable[[], None]) -> Listener:
+    """The entity listener: record the changes in the outbox and wake the dispatcher on commit."""
 
-    async def listener(connection: AsyncConnection, event: ChangeEvent) -> None:
-        await record_change(connection, event)
+    async def listener(connection: AsyncConnection, events: Sequence[ChangeEvent]) -> None:
+        await record_change(connection, events)
         sa.event.listen(connection.sync_connection, "commit", lambda _connection: wake(), once=True)
 
     return listener
@@ -135,7 +139,9 @@ class Dispatcher:
         return compiled
 
     async def _match_changes(self) -> bool:
-        async with self._engine.begin() as connection:
+        if not await has_changes(self._engine):
+            return False
+        async with begin_write(self._engine) as connection:
             rows = await claim_changes(connection, _BATCH)
             now = datetime.now(UTC)
             by_tenant: dict[str, list[SubscriptionRecord]] = {}
@@ -181,7 +187,7 @@ class Dispatcher:
                 how = representation(record.doc)
                 data = [notified_entity(entity, compiled.context, how) for entity in page.entities]
                 payload = notification(record.doc, data, compiled.context, utc_text(now), None)
-                async with self._engine.begin() as connection:
+                async with begin_write(self._engine) as connection:
                     await enqueue(connection, [(record.pk, payload)], now)
         return len(due) == _PERIODIC_BATCH
 

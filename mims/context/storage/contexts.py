@@ -20,6 +20,8 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from mims.kit.storage import begin_write
+
 HOSTED = "Hosted"
 CACHED = "Cached"
 IMPLICITLY_CREATED = "ImplicitlyCreated"
@@ -77,7 +79,7 @@ class ContextStore:
         row = {"local_id": local_id, "kind": kind, "url": url, "document": document, "created_at": created_at,
                "hits": 0}
         try:
-            async with self._engine.begin() as connection:
+            async with begin_write(self._engine) as connection:
                 await connection.execute(jsonld_contexts.insert().values(**row))
         except IntegrityError:
             existing = await self.get(local_id) or (await self.get(url) if url is not None else None)
@@ -103,7 +105,7 @@ class ContextStore:
             return [_record(row) for row in await connection.execute(query)]
 
     async def delete(self, local_id: str) -> bool:
-        async with self._engine.begin() as connection:
+        async with begin_write(self._engine) as connection:
             result = await connection.execute(jsonld_contexts.delete().where(jsonld_contexts.c.local_id == local_id))
         return result.rowcount > 0
 
@@ -111,7 +113,7 @@ class ContextStore:
         """A reloaded Cached @context (clause 5.13.5): new content, counted afresh from ``at``."""
         update = (jsonld_contexts.update().where(jsonld_contexts.c.local_id == local_id)
                   .values(document=document, created_at=at, hits=0, last_usage=None))
-        async with self._engine.begin() as connection:
+        async with begin_write(self._engine) as connection:
             await connection.execute(update)
 
     async def add_usage(self, usage: Mapping[str, Usage]) -> None:
@@ -125,7 +127,7 @@ class ContextStore:
         update = (table.update().where(table.c.local_id == sa.bindparam("key"))
                   .values(hits=table.c.hits + sa.bindparam("added", type_=sa.BigInteger), last_usage=latest))
         rows = [{"key": local_id, "added": used.hits, "seen": used.last} for local_id, used in sorted(usage.items())]
-        async with self._engine.begin() as connection:
+        async with begin_write(self._engine) as connection:
             await connection.execute(update, rows)
 
 

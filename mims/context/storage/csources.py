@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from mims.context.storage.base import DEFAULT_TENANT, TenantNotFound
 from mims.context.storage.tables import tenants
+from mims.kit.storage import begin_write
 
 Document = dict[str, Any]
 
@@ -65,7 +66,7 @@ class DocumentStore:
         self, tenant: str, document: Document, guard: Guard | None = None
     ) -> None:
         """Store a new document; ``guard`` first sees the tenant's others, under a lock."""
-        async with self._engine.begin() as connection:
+        async with begin_write(self._engine) as connection:
             await _ensure_tenant(connection, tenant)
             if guard is not None:
                 guard(await self._locked_all(connection, tenant))
@@ -100,7 +101,7 @@ class DocumentStore:
         self, tenant: str, document: Document, guard: Guard | None = None
     ) -> bool:
         """Store the new version of an existing document; ``False`` if it is gone."""
-        async with self._engine.begin() as connection:
+        async with begin_write(self._engine) as connection:
             await _check_tenant(connection, tenant)
             if guard is not None:
                 guard(await self._locked_all(connection, tenant))
@@ -135,7 +136,7 @@ class DocumentStore:
 
     async def delete(self, tenant: str, document_id: str) -> Document | None:
         """Remove a document and return it, or ``None`` when there was none."""
-        async with self._engine.begin() as connection:
+        async with begin_write(self._engine) as connection:
             await _check_tenant(connection, tenant)
             result = await connection.execute(
                 self._table.delete()

@@ -5,11 +5,15 @@ Every write of an entity (create, update, replace, delete; singly or in a batch)
 so what they derive (query indexes, the notification outbox, the temporal history) commits or
 rolls back together with the entity: nothing is lost or half-written, even with several broker
 processes on one database.
+
+A listener is called once per write with all of its events (a purge: once per 1,000 entities),
+at most one event per entity in a call, so it can write what it derives with one statement per
+table whatever the batch size.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -32,4 +36,4 @@ class ChangeEvent:
     at: str  # ISO 8601 UTC instant of the change (the entity's new modifiedAt, or deletion time)
 
 
-Listener = Callable[[AsyncConnection, ChangeEvent], Awaitable[None]]
+Listener = Callable[[AsyncConnection, Sequence[ChangeEvent]], Awaitable[None]]

@@ -36,6 +36,7 @@ from mims.context.storage.events import ChangeEvent
 from mims.context.storage.tables import metadata
 
 PATH_SEPARATOR = " "
+_CHUNK = 1000  # entity keys per IN list, well under both backends' bound-parameter limits
 _PK = sa.BigInteger().with_variant(sa.Integer, "sqlite")
 _TARGET_MEMBER = {
     "Property": "value",
@@ -201,33 +202,44 @@ def _box(value: Any) -> geo.BBox | None:
         return None
 
 
-async def index_entity(connection: AsyncConnection, event: ChangeEvent) -> None:
-    """ChangeEvent listener: replace the entity's index rows by those of its new form."""
+async def index_entity(connection: AsyncConnection, events: Sequence[ChangeEvent]) -> None:
+    """ChangeEvent listener: replace the index rows of the changed entities by those of their new forms.
+
+    Old rows go with one DELETE per table, new ones with one INSERT per table, whatever the batch.
+    """
     sqlite = connection.dialect.name == "sqlite"
-    if event.before is not None:
-        await _drop(connection, event.entity_pk, sqlite)
-    if event.after is not None:
-        await _insert(connection, event.tenant, event.entity_pk, index_rows(event.after), sqlite)
+    await _drop(connection, [event.entity_pk for event in events if event.before is not None], sqlite)
+    await _insert(connection, [(event.tenant, event.entity_pk, index_rows(event.after))
+                               for event in events if event.after is not None], sqlite)
 
 
-async def _drop(connection: AsyncConnection, entity_pk: int, sqlite: bool) -> None:
-    if sqlite:
-        box_ids = sa.select(geo_boxes.c.pk).where(geo_boxes.c.entity_pk == entity_pk)
-        await connection.execute(geo_rtree.delete().where(geo_rtree.c.id.in_(box_ids)))
-    await connection.execute(geo_boxes.delete().where(geo_boxes.c.entity_pk == entity_pk))
-    await connection.execute(attribute_values.delete().where(attribute_values.c.entity_pk == entity_pk))
-
-
-async def _insert(connection: AsyncConnection, tenant: str, entity_pk: int, rows: IndexRows, sqlite: bool) -> None:
-    keys = {"tenant": tenant, "entity_pk": entity_pk}
-    if rows.values:
-        await connection.execute(attribute_values.insert(), [{**keys, **row} for row in rows.values])
-    for box in rows.boxes:
-        result = await connection.execute(geo_boxes.insert().values(**keys, **box))
+async def _drop(connection: AsyncConnection, entity_pks: list[int], sqlite: bool) -> None:
+    for start in range(0, len(entity_pks), _CHUNK):
+        chunk = entity_pks[start:start + _CHUNK]
         if sqlite:
-            await connection.execute(geo_rtree.insert().values(
-                id=result.inserted_primary_key[0], min_x=box["min_x"], max_x=box["max_x"],
-                min_y=box["min_y"], max_y=box["max_y"]))
+            box_ids = sa.select(geo_boxes.c.pk).where(geo_boxes.c.entity_pk.in_(chunk))
+            await connection.execute(geo_rtree.delete().where(geo_rtree.c.id.in_(box_ids)))
+        await connection.execute(geo_boxes.delete().where(geo_boxes.c.entity_pk.in_(chunk)))
+        await connection.execute(attribute_values.delete().where(attribute_values.c.entity_pk.in_(chunk)))
+
+
+async def _insert(connection: AsyncConnection, indexed: list[tuple[str, int, IndexRows]], sqlite: bool) -> None:
+    values = [{"tenant": tenant, "entity_pk": pk, **row} for tenant, pk, rows in indexed for row in rows.values]
+    boxes = [{"tenant": tenant, "entity_pk": pk, **box} for tenant, pk, rows in indexed for box in rows.boxes]
+    if values:
+        await connection.execute(attribute_values.insert(), values)
+    if not boxes:
+        return
+    if not sqlite:
+        await connection.execute(geo_boxes.insert(), boxes)
+        return
+    # The R*Tree rows repeat the boxes under their keys; RETURNING them (in any order) keeps the
+    # insert one batched statement, which asking for the parameters' order would not.
+    inserted = await connection.execute(geo_boxes.insert().returning(
+        geo_boxes.c.pk, geo_boxes.c.min_x, geo_boxes.c.max_x, geo_boxes.c.min_y, geo_boxes.c.max_y), boxes)
+    await connection.execute(geo_rtree.insert(), [
+        {"id": row.pk, "min_x": row.min_x, "max_x": row.max_x, "min_y": row.min_y, "max_y": row.max_y}
+        for row in inserted])
 
 
 def backfill(connection: sa.Connection, entity_rows: Sequence[Any]) -> None:

@@ -6,15 +6,17 @@ scan documents. Every write reports a :class:`ChangeEvent` to the listeners insi
 transaction (``events.py``); queries are in ``querying.py``, the tables in ``tables.py``.
 
 Updates are read-modify-write: the rows are read for update (``SELECT ... FOR UPDATE`` on
-PostgreSQL, where several broker processes may share the database; SQLite takes its single
-writer lock before reading, see :func:`_lock_for_writing`), changed in Python by the caller's
-plan and written back in the same transaction, so concurrent updates never lose each other's
-attributes. Batches read, insert and update their entities with one statement each
-(executemany) in ONE transaction.
+PostgreSQL, where several broker processes may share the database; on SQLite every write
+transaction begins IMMEDIATE, taking the single writer lock before it reads, see
+:func:`mims.kit.storage.begin_write`), changed in Python by the caller's plan and written back in
+the same transaction, so concurrent updates never lose each other's attributes. Batches read,
+insert and update their entities with one statement each (executemany) in ONE transaction, and
+the listeners get all of its events in one call.
 """
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -36,6 +38,7 @@ from mims.context.storage.base import (
 from mims.context.storage.events import ChangeEvent, Listener
 from mims.context.storage.querying import query_entities
 from mims.context.storage.tables import entities, entity_types, tenants
+from mims.kit.storage import begin_write
 
 #: How often a batch is retried when a concurrent writer created one of its entities first, or
 #: PostgreSQL broke a deadlock by aborting it.
@@ -71,7 +74,7 @@ class SqlEntityStore:
         self._listeners = tuple(listeners)
 
     async def create(self, tenant: str, entity: Entity) -> None:
-        async with self._engine.begin() as connection:
+        async with begin_write(self._engine) as connection:
             await self._ensure_tenant(connection, tenant)
             try:
                 result = await connection.execute(
@@ -89,8 +92,8 @@ class SqlEntityStore:
             await connection.execute(
                 entity_types.insert(), [{"entity_pk": pk, "type": iri, "tenant": tenant} for iri in entity["type"]]
             )
-            await self._notify(connection, ChangeEvent(tenant, "created", entity["id"], pk, None, entity,
-                                                       entity["modifiedAt"]))
+            await self._notify(connection, [ChangeEvent(tenant, "created", entity["id"], pk, None, entity,
+                                                        entity["modifiedAt"])])
 
     async def get(self, tenant: str, entity_id: str) -> Entity | None:
         async with self._engine.connect() as connection:
@@ -99,15 +102,15 @@ class SqlEntityStore:
             return (await connection.execute(query)).scalar_one_or_none()
 
     async def delete(self, tenant: str, entity_id: str) -> bool:
-        async with self._engine.begin() as connection:
+        async with begin_write(self._engine) as connection:
             await self._check_tenant(connection, tenant)
             row = (await connection.execute(
                 sa.select(entities.c.pk, entities.c.doc).where(entities.c.tenant == tenant, entities.c.id == entity_id)
             )).first()
             if row is None:
                 return False
-            await self._notify(connection, ChangeEvent(tenant, "deleted", entity_id, row.pk, row.doc, None,
-                                                       utc_now_text()))
+            await self._notify(connection, [ChangeEvent(tenant, "deleted", entity_id, row.pk, row.doc, None,
+                                                        utc_now_text())])
             await connection.execute(entities.delete().where(entities.c.pk == row.pk))
             return True
 
@@ -137,7 +140,7 @@ class SqlEntityStore:
         """
         for attempt in range(RETRIES):
             try:
-                async with self._engine.begin() as connection:
+                async with begin_write(self._engine) as connection:
                     return await self._write_many(connection, tenant, plans, create_tenant)
             except DBAPIError as error:
                 if attempt == RETRIES - 1 or not _retryable(error):
@@ -147,7 +150,6 @@ class SqlEntityStore:
     async def _write_many(
         self, connection: AsyncConnection, tenant: str, plans: Sequence[tuple[str, Plan]], create_tenant: bool
     ) -> list[Written]:
-        await _lock_for_writing(connection)
         if create_tenant:
             await self._ensure_tenant(connection, tenant)
         else:
@@ -169,22 +171,22 @@ class SqlEntityStore:
         pks = {entity_id: pk for entity_id, (pk, _) in rows.items()}
         pks.update(await self._insert(connection, tenant, created))
         await self._rewrite(connection, tenant, updated, pks, before)
-        for entity in created:
-            await self._notify(connection, ChangeEvent(tenant, "created", entity["id"], pks[entity["id"]], None, entity,
-                                                       entity["modifiedAt"]))
-        for entity in updated:
-            await self._notify(connection, ChangeEvent(tenant, "updated", entity["id"], pks[entity["id"]],
-                                                       before[entity["id"]], entity, entity["modifiedAt"]))
+        await self._notify(connection, [
+            *(ChangeEvent(tenant, "created", entity["id"], pks[entity["id"]], None, entity, entity["modifiedAt"])
+              for entity in created),
+            *(ChangeEvent(tenant, "updated", entity["id"], pks[entity["id"]], before[entity["id"]], entity,
+                          entity["modifiedAt"]) for entity in updated),
+        ])
         return written
 
     async def _insert(self, connection: AsyncConnection, tenant: str, created: list[Entity]) -> dict[str, int]:
         if not created:
             return {}
         result = await connection.execute(
-            entities.insert().returning(entities.c.pk, entities.c.id, sort_by_parameter_order=True),
+            entities.insert().returning(entities.c.pk, entities.c.id),
             [_row(tenant, entity) for entity in created],
         )
-        pks = {row.id: row.pk for row in result}
+        pks = {row.id: row.pk for row in result}  # by id: unordered RETURNING lets the driver batch rows
         await connection.execute(
             entity_types.insert(),
             [{"entity_pk": pks[entity["id"]], "type": iri, "tenant": tenant} for entity in created for iri in entity["type"]],
@@ -214,8 +216,7 @@ class SqlEntityStore:
 
     async def delete_many(self, tenant: str, entity_ids: Sequence[str]) -> set[str]:
         """Delete entities in one transaction; the ids that existed. Raises :class:`TenantNotFound`."""
-        async with self._engine.begin() as connection:
-            await _lock_for_writing(connection)
+        async with begin_write(self._engine) as connection:
             await self._check_tenant(connection, tenant)
             rows = await _locked_rows(connection, tenant, sorted(set(entity_ids)))
             await self._remove(connection, tenant, rows)
@@ -223,8 +224,7 @@ class SqlEntityStore:
 
     async def purge(self, tenant: str, query: EntityQuery) -> int:
         """Delete every entity ``query`` selects (Purge Entities), in one transaction; how many."""
-        async with self._engine.begin() as connection:
-            await _lock_for_writing(connection)
+        async with begin_write(self._engine) as connection:
             await self._check_tenant(connection, tenant)
             removed = 0
             while True:
@@ -239,15 +239,17 @@ class SqlEntityStore:
         if not rows:
             return
         at = utc_now_text()
-        for entity_id, (pk, doc) in rows.items():
-            await self._notify(connection, ChangeEvent(tenant, "deleted", entity_id, pk, doc, None, at))
+        await self._notify(connection, [ChangeEvent(tenant, "deleted", entity_id, pk, doc, None, at)
+                                        for entity_id, (pk, doc) in rows.items()])
         pks = [pk for pk, _ in rows.values()]
         for start in range(0, len(pks), _CHUNK):
             await connection.execute(entities.delete().where(entities.c.pk.in_(pks[start:start + _CHUNK])))
 
-    async def _notify(self, connection: AsyncConnection, event: ChangeEvent) -> None:
+    async def _notify(self, connection: AsyncConnection, events: Sequence[ChangeEvent]) -> None:
+        if not events:
+            return
         for listener in self._listeners:
-            await listener(connection, event)
+            await listener(connection, events)
 
     async def query(self, tenant: str, query: EntityQuery, limit: int, offset: int, count: bool) -> Page:
         async with self._engine.connect() as connection:
@@ -256,29 +258,32 @@ class SqlEntityStore:
 
     @staticmethod
     async def _check_tenant(connection: AsyncConnection, tenant: str) -> None:
-        if tenant == DEFAULT_TENANT:
+        if tenant == DEFAULT_TENANT or tenant in _known_tenants(connection):
             return
         known = await connection.execute(sa.select(tenants.c.name).where(tenants.c.name == tenant))
         if known.first() is None:
             raise TenantNotFound(tenant)
+        _known_tenants(connection).add(tenant)
 
     @staticmethod
     async def _ensure_tenant(connection: AsyncConnection, tenant: str) -> None:
         """Create the tenant on its first write; concurrent first writes are both fine."""
+        known = _known_tenants(connection)
+        if tenant in known:
+            return
         dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
         statement = dialect.insert(tenants).values(name=tenant, created_at=datetime.now(UTC))
         await connection.execute(statement.on_conflict_do_nothing(index_elements=["name"]))
+        sa.event.listen(connection.sync_connection, "commit", lambda _connection: known.add(tenant), once=True)
 
 
-async def _lock_for_writing(connection: AsyncConnection) -> None:
-    """On SQLite, take the database's writer lock before reading what will be rewritten.
+# Tenants seen to exist, per engine. Tenants are never removed, so once a tenant's row is
+# committed every later write may skip creating or checking it: a statement less per request.
+_KNOWN_TENANTS: weakref.WeakKeyDictionary[sa.Engine, set[str]] = weakref.WeakKeyDictionary()
 
-    A deferred SQLite transaction reads from a snapshot and fails with SQLITE_BUSY if another
-    writer commits before it upgrades to writing; a (no-op) write as its first statement makes
-    it wait for the lock instead, like ``BEGIN IMMEDIATE``. PostgreSQL locks rows instead.
-    """
-    if connection.dialect.name == "sqlite":
-        await connection.execute(sa.update(tenants).where(sa.false()).values(name=tenants.c.name))
+
+def _known_tenants(connection: AsyncConnection) -> set[str]:
+    return _KNOWN_TENANTS.setdefault(connection.sync_engine, set())
 
 
 async def _locked_rows(connection: AsyncConnection, tenant: str, ids: Sequence[str]) -> dict[str, tuple[int, Entity]]:

@@ -30,6 +30,7 @@ from mims.context.ngsild.subscriptions import parse_instant
 from mims.context.storage.base import DEFAULT_TENANT, TenantNotFound
 from mims.context.storage.events import ChangeEvent
 from mims.context.storage.tables import tenants
+from mims.kit.storage import begin_write
 
 metadata = sa.MetaData()
 _PK = sa.BigInteger().with_variant(sa.Integer, "sqlite")
@@ -156,7 +157,7 @@ class SqlSubscriptionStore:
 
     async def create(self, tenant: str, doc: dict[str, Any], contexts: list[Any], now: datetime) -> None:
         """Store a new subscription; raises :class:`SubscriptionExists` if its id is taken."""
-        async with self._engine.begin() as connection:
+        async with begin_write(self._engine) as connection:
             dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
             await connection.execute(dialect.insert(tenants).values(name=tenant, created_at=now)
                                      .on_conflict_do_nothing(index_elements=["name"]))
@@ -189,7 +190,7 @@ class SqlSubscriptionStore:
 
     async def replace(self, tenant: str, doc: dict[str, Any], now: datetime) -> bool:
         """Store the updated form of an existing subscription (clause 5.8.2); ``False`` if gone."""
-        async with self._engine.begin() as connection:
+        async with begin_write(self._engine) as connection:
             result = await connection.execute(subscriptions.update().where(
                 subscriptions.c.tenant == tenant, subscriptions.c.id == doc["id"]).values(
                 doc=doc, modified_at=now, **_columns(doc, now)))
@@ -197,7 +198,7 @@ class SqlSubscriptionStore:
 
     async def delete(self, tenant: str, subscription_id: str) -> bool:
         """Remove a subscription and its pending deliveries; raises :class:`TenantNotFound`."""
-        async with self._engine.begin() as connection:
+        async with begin_write(self._engine) as connection:
             await _check_tenant(connection, tenant)
             pk = (await connection.execute(sa.select(subscriptions.c.pk).where(
                 subscriptions.c.tenant == tenant, subscriptions.c.id == subscription_id))).scalar_one_or_none()
@@ -216,11 +217,22 @@ async def _check_tenant(connection: AsyncConnection, tenant: str) -> None:
         raise TenantNotFound(tenant)
 
 
-async def record_change(connection: AsyncConnection, event: ChangeEvent) -> None:
-    """Entity listener: put the change in the outbox, in the writing transaction; no matching here."""
-    await connection.execute(outbox.insert().values(
-        tenant=event.tenant, kind=event.kind, entity_id=event.entity_id, before=event.before, after=event.after,
-        at=event.at))
+async def record_change(connection: AsyncConnection, events: Sequence[ChangeEvent]) -> None:
+    """Entity listener: put the changes in the outbox, in the writing transaction; no matching here."""
+    await connection.execute(outbox.insert(), [
+        {"tenant": event.tenant, "kind": event.kind, "entity_id": event.entity_id, "before": event.before,
+         "after": event.after, "at": event.at} for event in events])
+
+
+async def has_changes(engine: AsyncEngine) -> bool:
+    """Whether the outbox holds any change."""
+    return await _any(engine, sa.select(outbox.c.pk))
+
+
+async def _any(engine: AsyncEngine, query: sa.Select[Any]) -> bool:
+    """Whether ``query`` finds a row: a short read, so polling never competes with writers for a lock."""
+    async with engine.connect() as connection:
+        return (await connection.execute(query.limit(1))).first() is not None
 
 
 async def claim_changes(connection: AsyncConnection, limit: int) -> list[Row]:
@@ -261,7 +273,9 @@ async def enqueue(connection: AsyncConnection, items: Sequence[tuple[int, dict[s
 
 async def claim_deliveries(engine: AsyncEngine, limit: int, now: datetime, lease: float) -> list[Delivery]:
     """Due deliveries, leased for ``lease`` seconds so no other process sends them meanwhile."""
-    async with engine.begin() as connection:
+    if not await _any(engine, sa.select(deliveries.c.pk).where(deliveries.c.next_attempt_at <= now)):
+        return []
+    async with begin_write(engine) as connection:
         rows = (await connection.execute(
             sa.select(subscriptions, deliveries.c.pk.label("delivery_pk"), deliveries.c.attempts,
                       deliveries.c.payload)
@@ -278,7 +292,7 @@ async def claim_deliveries(engine: AsyncEngine, limit: int, now: datetime, lease
 
 async def delivered(engine: AsyncEngine, delivery: Delivery, at: datetime) -> None:
     """The endpoint accepted the notification: drop it and count it (clause 5.2.14)."""
-    async with engine.begin() as connection:
+    async with begin_write(engine) as connection:
         await connection.execute(deliveries.delete().where(deliveries.c.pk == delivery.pk))
         await connection.execute(subscriptions.update().where(subscriptions.c.pk == delivery.subscription.pk).values(
             times_sent=subscriptions.c.times_sent + 1, last_notification=at, last_success=at, delivery_status="ok"))
@@ -286,7 +300,7 @@ async def delivered(engine: AsyncEngine, delivery: Delivery, at: datetime) -> No
 
 async def failed(engine: AsyncEngine, delivery: Delivery, at: datetime, retry_at: datetime | None) -> None:
     """A delivery attempt failed: retry at ``retry_at``, or give up when it is ``None``."""
-    async with engine.begin() as connection:
+    async with begin_write(engine) as connection:
         if retry_at is None:
             await connection.execute(deliveries.delete().where(deliveries.c.pk == delivery.pk))
         else:
@@ -299,7 +313,9 @@ async def failed(engine: AsyncEngine, delivery: Delivery, at: datetime, retry_at
 
 async def claim_periodic(engine: AsyncEngine, now: datetime, limit: int) -> list[SubscriptionRecord]:
     """Periodic subscriptions (timeInterval) that are due, each moved on by its interval."""
-    async with engine.begin() as connection:
+    if not await _any(engine, sa.select(subscriptions.c.pk).where(subscriptions.c.next_periodic_at <= now)):
+        return []
+    async with begin_write(engine) as connection:
         rows = (await connection.execute(sa.select(subscriptions).where(
             subscriptions.c.next_periodic_at <= now,
             subscriptions.c.is_active.is_(True),

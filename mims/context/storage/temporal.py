@@ -24,15 +24,22 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from mims.context.storage.base import DEFAULT_TENANT, Entity, EntityQuery, TenantNotFound
+from mims.context.storage.base import (
+    DEFAULT_TENANT,
+    Entity,
+    EntityQuery,
+    TenantNotFound,
+)
 from mims.context.storage.events import ChangeEvent
 from mims.context.storage.tables import tenants
+from mims.kit.storage import begin_write
 
 metadata = sa.MetaData()
 _PK = sa.BigInteger().with_variant(sa.Integer, "sqlite")
 _JSON = sa.JSON().with_variant(postgresql.JSONB, "postgresql")
 DEFAULT_DATASET = ""  # the dataset_id column of default instances (clause 4.5.5)
 NGSI_LD_NULL = "urn:ngsi-ld:null"
+_CHUNK = 1000  # ids per IN list, well under both backends' bound-parameter limits
 #: The members that hold an attribute's content (one per attribute type, clause 4.5).
 _CONTENT_MEMBERS = ("value", "object", "languageMap", "vocab", "json", "valueList", "objectList")
 #: The NGSI-LD Null in the shape of each content member (clause 4.5: a null language map or list).
@@ -129,30 +136,94 @@ def timestamp(text: str | None) -> datetime | None:
     return None if text is None else datetime.fromisoformat(text).astimezone(UTC)
 
 
-async def record_history(connection: AsyncConnection, event: ChangeEvent) -> None:
-    """ChangeEvent listener: the new, changed and removed attribute instances of one entity write.
+async def record_history(connection: AsyncConnection, events: Sequence[ChangeEvent]) -> None:
+    """ChangeEvent listener: the new, changed and removed attribute instances of one write transaction.
 
     A removed instance (or every instance, when the entity is deleted) is recorded as a deletion:
-    its content the NGSI-LD Null and ``deletedAt`` the time of the change.
+    its content the NGSI-LD Null and ``deletedAt`` the time of the change. Whatever the number of
+    events, each table is written with one statement (chunked IN lists aside).
     """
-    before = _by_key(event.before)
-    if event.kind == "deleted":
-        pk = await _entity_pk(connection, event.tenant, event.entity_id, lock=True)
-        if pk is None:
-            return
-        rows = [_row(pk, iri, _deletion(instance, event.at)) for (iri, _), instance in before.items()]
-        await _insert_instances(connection, rows)
-        doc = {**(event.before or {}), "attributes": {}, "modifiedAt": event.at}
-        await _update_entity(connection, pk, doc, event.at)
-        return
-    after = event.after or {}
-    pk, _ = await _ensure_entity(connection, event.tenant, after, event.at)
-    current = _by_key(after)
-    rows = [_row(pk, iri, instance) for (iri, dataset), instance in current.items() if before.get((iri, dataset)) != instance]
-    rows += [_row(pk, iri, _deletion(instance, event.at)) for (iri, dataset), instance in before.items() if (iri, dataset) not in current]
-    await _insert_instances(connection, rows)
-    await _update_entity(connection, pk, after, after.get("modifiedAt", event.at))
-    await _set_types(connection, event.tenant, pk, after["type"])
+    tenants_seen = dict.fromkeys(event.tenant for event in events)
+    for tenant in tenants_seen:
+        await _record_tenant_history(connection, tenant, [event for event in events if event.tenant == tenant])
+
+
+async def _record_tenant_history(connection: AsyncConnection, tenant: str, events: list[ChangeEvent]) -> None:
+    pks = await _upsert_latest(connection, tenant, [event.after for event in events if event.after is not None])
+    deleted = [event for event in events if event.after is None]
+    pks.update(await _entity_pks(connection, tenant, sorted({event.entity_id for event in deleted})))
+    instances: list[dict[str, Any]] = []
+    emptied: list[dict[str, Any]] = []
+    typed: list[tuple[int, list[str]]] = []
+    for event in events:
+        pk = pks.get(event.entity_id)
+        if pk is None:  # a deleted entity without history: nothing to record
+            continue
+        before = _by_key(event.before)
+        if event.after is None:
+            instances += [_row(pk, iri, _deletion(instance, event.at)) for (iri, _), instance in before.items()]
+            doc = {**(event.before or {}), "attributes": {}, "modifiedAt": event.at}
+            emptied.append({"row_pk": pk, "row_doc": doc, "row_modified": timestamp(event.at)})
+            continue
+        current = _by_key(event.after)
+        instances += [_row(pk, iri, instance)
+                      for (iri, dataset), instance in current.items() if before.get((iri, dataset)) != instance]
+        instances += [_row(pk, iri, _deletion(instance, event.at))
+                      for (iri, dataset), instance in before.items() if (iri, dataset) not in current]
+        typed.append((pk, event.after["type"]))
+    await _insert_instances(connection, instances)
+    if emptied:
+        await connection.execute(
+            temporal_entities.update().where(temporal_entities.c.pk == sa.bindparam("row_pk"))
+            .values(doc=sa.bindparam("row_doc"), modified_at=sa.bindparam("row_modified")),
+            emptied,
+        )
+    await _replace_types(connection, tenant, typed)
+
+
+async def _upsert_latest(connection: AsyncConnection, tenant: str, written: list[Entity]) -> dict[str, int]:
+    """Make ``written`` the latest states of their temporal entities, creating those that do not
+    exist yet (in id order, the order rows are locked in); id -> row key."""
+    if not written:
+        return {}
+    rows = [{"tenant": tenant, "id": entity["id"], "doc": entity, "created_at": timestamp(entity["modifiedAt"]),
+             "modified_at": timestamp(entity["modifiedAt"])} for entity in sorted(written, key=lambda e: e["id"])]
+    insert = _dialect(connection).insert(temporal_entities)
+    upsert = insert.on_conflict_do_update(
+        index_elements=["tenant", "id"], set_={"doc": insert.excluded.doc, "modified_at": insert.excluded.modified_at}
+    ).returning(temporal_entities.c.pk, temporal_entities.c.id)
+    return {row.id: row.pk for row in await connection.execute(upsert, rows)}
+
+
+def _new_entity_row(tenant: str, entity: Entity, now: str) -> dict[str, Any]:
+    """A new temporal entity row: no attribute instances yet, created ``now``."""
+    doc = {key: entity[key] for key in ("id", "type", "scope") if key in entity}
+    doc.update(createdAt=now, modifiedAt=now, attributes={})
+    return {"tenant": tenant, "id": entity["id"], "doc": doc, "created_at": timestamp(now), "modified_at": timestamp(now)}
+
+
+async def _entity_pks(connection: AsyncConnection, tenant: str, ids: Sequence[str]) -> dict[str, int]:
+    """id -> row key of the temporal entities among ``ids``, locked for update in id order."""
+    found: dict[str, int] = {}
+    for start in range(0, len(ids), _CHUNK):
+        statement = (
+            sa.select(temporal_entities.c.pk, temporal_entities.c.id)
+            .where(temporal_entities.c.tenant == tenant, temporal_entities.c.id.in_(ids[start:start + _CHUNK]))
+            .order_by(temporal_entities.c.id)
+            .with_for_update()
+        )
+        found.update({row.id: row.pk for row in await connection.execute(statement)})
+    return found
+
+
+async def _replace_types(connection: AsyncConnection, tenant: str, typed: list[tuple[int, list[str]]]) -> None:
+    pks = [pk for pk, _ in typed]
+    for start in range(0, len(pks), _CHUNK):
+        await connection.execute(temporal_entity_types.delete().where(temporal_entity_types.c.entity_pk.in_(pks[start:start + _CHUNK])))
+    rows = [{"entity_pk": pk, "type": iri, "tenant": tenant} for pk, types in typed for iri in types]
+    if rows:
+        insert = _dialect(connection).insert(temporal_entity_types)
+        await connection.execute(insert.on_conflict_do_nothing(index_elements=["entity_pk", "type"]), rows)
 
 
 def backfill(connection: sa.Connection, entity_rows: Sequence[Any]) -> None:
@@ -183,7 +254,7 @@ class TemporalStore:
 
     async def upsert(self, tenant: str, entity: Entity, now: str) -> bool:
         """Create the temporal entity or add ``entity``'s instances and types to it; ``True`` if created."""
-        async with self._engine.begin() as connection:
+        async with begin_write(self._engine) as connection:
             await _ensure_tenant(connection, tenant)
             pk, created = await _ensure_entity(connection, tenant, entity, now)
             if not created:
@@ -193,7 +264,7 @@ class TemporalStore:
 
     async def append(self, tenant: str, entity_id: str, attributes: Mapping[str, list[dict[str, Any]]], now: str) -> None:
         """Add attribute instances to an existing temporal entity (clause 5.6.12)."""
-        async with self._engine.begin() as connection:
+        async with begin_write(self._engine) as connection:
             await _check_tenant(connection, tenant)
             pk = await _entity_pk(connection, tenant, entity_id, lock=True)
             if pk is None:
@@ -234,7 +305,7 @@ class TemporalStore:
 
     async def delete(self, tenant: str, entity_id: str) -> bool:
         """Remove a temporal entity with its whole history (clause 5.6.16)."""
-        async with self._engine.begin() as connection:
+        async with begin_write(self._engine) as connection:
             await _check_tenant(connection, tenant)
             pk = await _entity_pk(connection, tenant, entity_id, lock=True)
             if pk is None:
@@ -260,7 +331,7 @@ class TemporalStore:
         self, tenant: str, entity_id: str, attribute: str, instance_id: str, instance: dict[str, Any], now: str
     ) -> bool:
         """Give an attribute instance new content (clause 5.6.14), keeping its id and ``createdAt``."""
-        async with self._engine.begin() as connection:
+        async with begin_write(self._engine) as connection:
             await _check_tenant(connection, tenant)
             pk = await _entity_pk(connection, tenant, entity_id, lock=True)
             if pk is None:
@@ -286,7 +357,7 @@ class TemporalStore:
         await _refresh_latest(connection, pk, now)
 
     async def _delete_instances(self, tenant: str, entity_id: str, conditions: list[Any]) -> bool:
-        async with self._engine.begin() as connection:
+        async with begin_write(self._engine) as connection:
             await _check_tenant(connection, tenant)
             pk = await _entity_pk(connection, tenant, entity_id, lock=True)
             if pk is None:
@@ -349,11 +420,7 @@ async def _entity_pk(connection: AsyncConnection, tenant: str, entity_id: str, *
 
 async def _ensure_entity(connection: AsyncConnection, tenant: str, entity: Entity, now: str) -> tuple[int, bool]:
     """The row key of the temporal entity, created if absent (safe under concurrent first writes)."""
-    doc = {key: entity[key] for key in ("id", "type", "scope") if key in entity}
-    doc.update(createdAt=now, modifiedAt=now, attributes={})
-    insert = _dialect(connection).insert(temporal_entities).values(
-        tenant=tenant, id=entity["id"], doc=doc, created_at=timestamp(now), modified_at=timestamp(now)
-    )
+    insert = _dialect(connection).insert(temporal_entities).values(_new_entity_row(tenant, entity, now))
     inserted = (await connection.execute(
         insert.on_conflict_do_nothing(index_elements=["tenant", "id"]).returning(temporal_entities.c.pk)
     )).scalar_one_or_none()
@@ -369,11 +436,6 @@ async def _update_entity(connection: AsyncConnection, pk: int, doc: Entity, modi
     await connection.execute(
         temporal_entities.update().where(temporal_entities.c.pk == pk).values(doc=doc, modified_at=timestamp(modified))
     )
-
-
-async def _set_types(connection: AsyncConnection, tenant: str, pk: int, types: Iterable[str]) -> None:
-    await connection.execute(temporal_entity_types.delete().where(temporal_entity_types.c.entity_pk == pk))
-    await _add_types(connection, tenant, pk, types)
 
 
 async def _add_types(connection: AsyncConnection, tenant: str, pk: int, types: Iterable[str]) -> None:

@@ -1,0 +1,47 @@
+"""Merge Entity with JSON Merge Patch bodies (clause 6.3.4) and the Conflict error type (clause 5.5.2)."""
+
+from __future__ import annotations
+
+from starlette.testclient import TestClient
+
+from mims.context.ngsild.errors import Conflict
+
+ENTITIES = "/ngsi-ld/v1/entities"
+
+
+def test_merge_entity_takes_a_merge_patch_body(broker: TestClient) -> None:
+    entity = {"id": "urn:ngsi-ld:Thing:1", "type": "Thing", "size": {"type": "Property", "value": 1}}
+    assert broker.post(ENTITIES, json=entity).status_code == 201
+    patch = broker.patch(
+        f"{ENTITIES}/urn:ngsi-ld:Thing:1",
+        content=b'{"size": {"type": "Property", "value": 2}}',
+        headers={"Content-Type": "application/merge-patch+json"},
+    )
+    assert patch.status_code == 204
+    assert broker.get(f"{ENTITIES}/urn:ngsi-ld:Thing:1").json()["size"]["value"] == 2
+
+
+def test_merge_patch_is_refused_where_no_merge_happens(broker: TestClient) -> None:
+    entity = {"id": "urn:ngsi-ld:Thing:2", "type": "Thing"}
+    assert broker.post(ENTITIES, json=entity).status_code == 201
+    response = broker.patch(
+        f"{ENTITIES}/urn:ngsi-ld:Thing:2/attrs",
+        content=b'{"size": {"type": "Property", "value": 2}}',
+        headers={"Content-Type": "application/merge-patch+json"},
+    )
+    assert response.status_code == 415
+    assert response.json()["type"] == "https://uri.etsi.org/ngsi-ld/errors/UnsupportedMediaType"
+
+
+def test_openapi_describes_bodies_with_the_ppi_schemas(broker: TestClient) -> None:
+    document = broker.get("/openapi.json").json()
+    create = document["paths"][ENTITIES]["post"]["requestBody"]["content"]["application/ld+json"]["schema"]
+    assert create == {"$ref": "#/components/schemas/ngsi-ld-entity"}
+    merge = document["paths"][f"{ENTITIES}/{{entityId}}"]["patch"]["requestBody"]["content"]
+    assert set(merge) == {"application/json", "application/ld+json", "application/merge-patch+json"}
+    assert "ngsi-ld-entity.Attribute" in document["components"]["schemas"]
+
+
+def test_conflict_is_an_ngsi_ld_409() -> None:
+    problem = Conflict("overlaps").to_dict("/x")
+    assert (problem["status"], problem["type"]) == (409, "https://uri.etsi.org/ngsi-ld/errors/Conflict")
