@@ -12,7 +12,7 @@ entity read routes call to include the context sources.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from functools import partial
 from typing import Annotated, Any
@@ -142,29 +142,15 @@ async def register_csource(request: Request, tenant_name: Tenant) -> Response:
     dependencies=READ,
 )
 async def query_csources(request: Request, tenant_name: Tenant) -> Response:
-    media_type = negotiate(request.headers.get("accept"))
-    context = await query_context(request)
-    params = request.query_params
-    settings = request.app.state.settings
-    page = paging(
-        params.get("limit"),
-        params.get("offset"),
-        params.get("count"),
-        settings.default_limit,
-        settings.max_limit,
-    )
-    wanted = registration_filter(params, context)
-    found = [
-        registration
-        for registration in await _known(request, tenant_name)
-        if wanted(registration)
-    ]
-    body = [
-        _rendered(registration, context, params)
-        for registration in found[page.offset : page.offset + page.limit]
-    ]
-    headers = {RESULTS_COUNT_HEADER: str(len(found))} if page.count else {}
-    return json_response(request, body, context, media_type, headers)
+    async def matching(context: ActiveContext) -> list[Registration]:
+        wanted = registration_filter(request.query_params, context)
+        return [
+            registration
+            for registration in await _known(request, tenant_name)
+            if wanted(registration)
+        ]
+
+    return await _listing(request, matching, _rendered)
 
 
 @router.get(
@@ -175,16 +161,13 @@ async def query_csources(request: Request, tenant_name: Tenant) -> Response:
 async def retrieve_csource(
     request: Request, registrationId: str, tenant_name: Tenant
 ) -> Response:
-    media_type = negotiate(request.headers.get("accept"))
-    context = await query_context(request)
-    registration = await _existing(
-        _registrations(request), tenant_name, registrationId, "Registration"
-    )
-    return json_response(
+    return await _document(
         request,
-        _rendered(registration, context, request.query_params),
-        context,
-        media_type,
+        _registrations(request),
+        tenant_name,
+        registrationId,
+        "Registration",
+        _rendered,
     )
 
 
@@ -219,13 +202,14 @@ async def update_csource(
 async def delete_csource(
     request: Request, registrationId: str, tenant_name: Tenant
 ) -> Response:
-    check_entity_id(registrationId, "/registrationId")
-    try:
-        removed = await _registrations(request).delete(tenant_name, registrationId)
-    except TenantNotFound:
-        raise NonexistentTenant(f"Tenant {tenant_name!r} does not exist.") from None
-    if removed is None:
-        raise ResourceNotFound(f"Registration {registrationId} does not exist.")
+    removed = await _existing(
+        _registrations(request),
+        tenant_name,
+        registrationId,
+        "Registration",
+        pointer="/registrationId",
+        delete=True,
+    )
     await _notify_change(request, tenant_name, removed, None)
     return Response(status_code=204, headers=tenant_headers(request))
 
@@ -250,12 +234,64 @@ async def _known(request: Request, tenant_name: str) -> list[Registration]:
     return await _registrations(request).all(tenant_name)
 
 
+async def _listing(
+    request: Request,
+    found: Callable[[ActiveContext], Awaitable[list[dict[str, Any]]]],
+    render: Callable[[dict[str, Any], ActiveContext, Any], dict[str, Any]],
+) -> Response:
+    """One page of the documents ``found`` in the request's @context, counted with ``count=true``."""
+    media_type = negotiate(request.headers.get("accept"))
+    context = await query_context(request)
+    params = request.query_params
+    settings = request.app.state.settings
+    page = paging(
+        params.get("limit"),
+        params.get("offset"),
+        params.get("count"),
+        settings.default_limit,
+        settings.max_limit,
+    )
+    documents = await found(context)
+    body = [
+        render(document, context, params)
+        for document in documents[page.offset : page.offset + page.limit]
+    ]
+    headers = {RESULTS_COUNT_HEADER: str(len(documents))} if page.count else {}
+    return json_response(request, body, context, media_type, headers)
+
+
+async def _document(
+    request: Request,
+    store: DocumentStore,
+    tenant_name: str,
+    document_id: str,
+    kind: str,
+    render: Callable[[dict[str, Any], ActiveContext, Any], dict[str, Any]],
+) -> Response:
+    """One stored registration or subscription, rendered in the request's @context."""
+    media_type = negotiate(request.headers.get("accept"))
+    context = await query_context(request)
+    document = await _existing(store, tenant_name, document_id, kind)
+    return json_response(
+        request, render(document, context, request.query_params), context, media_type
+    )
+
+
 async def _existing(
-    store: DocumentStore, tenant_name: str, document_id: str, kind: str
+    store: DocumentStore,
+    tenant_name: str,
+    document_id: str,
+    kind: str,
+    *,
+    pointer: str = "/id",
+    delete: bool = False,
 ) -> dict[str, Any]:
-    check_entity_id(document_id, "/id")
+    """The stored registration or subscription, removed from the store with ``delete``;
+    ``pointer`` names the id's parameter in a bad-id error."""
+    check_entity_id(document_id, pointer)
+    operation = store.delete if delete else store.get
     try:
-        document = await store.get(tenant_name, document_id)
+        document = await operation(tenant_name, document_id)
     except TenantNotFound:
         raise NonexistentTenant(f"Tenant {tenant_name!r} does not exist.") from None
     if document is None:
@@ -300,25 +336,12 @@ async def create_csource_subscription(
 async def query_csource_subscriptions(
     request: Request, tenant_name: Tenant
 ) -> Response:
-    media_type = negotiate(request.headers.get("accept"))
-    context = await query_context(request)
-    params = request.query_params
-    settings = request.app.state.settings
-    page = paging(
-        params.get("limit"),
-        params.get("offset"),
-        params.get("count"),
-        settings.default_limit,
-        settings.max_limit,
-    )
     store = _subscriptions(request)
-    found = await store.all(tenant_name)
-    body = [
-        _subscription_body(item, context, params)
-        for item in found[page.offset : page.offset + page.limit]
-    ]
-    headers = {RESULTS_COUNT_HEADER: str(len(found))} if page.count else {}
-    return json_response(request, body, context, media_type, headers)
+
+    async def every(context: ActiveContext) -> list[dict[str, Any]]:
+        return await store.all(tenant_name)
+
+    return await _listing(request, every, _subscription_body)
 
 
 @router.get(
@@ -329,16 +352,13 @@ async def query_csource_subscriptions(
 async def retrieve_csource_subscription(
     request: Request, subscriptionId: str, tenant_name: Tenant
 ) -> Response:
-    media_type = negotiate(request.headers.get("accept"))
-    context = await query_context(request)
-    subscription = await _existing(
-        _subscriptions(request), tenant_name, subscriptionId, "Subscription"
-    )
-    return json_response(
+    return await _document(
         request,
-        _subscription_body(subscription, context, request.query_params),
-        context,
-        media_type,
+        _subscriptions(request),
+        tenant_name,
+        subscriptionId,
+        "Subscription",
+        _subscription_body,
     )
 
 
@@ -373,13 +393,14 @@ async def update_csource_subscription(
 async def delete_csource_subscription(
     request: Request, subscriptionId: str, tenant_name: Tenant
 ) -> Response:
-    check_entity_id(subscriptionId, "/subscriptionId")
-    try:
-        removed = await _subscriptions(request).delete(tenant_name, subscriptionId)
-    except TenantNotFound:
-        raise NonexistentTenant(f"Tenant {tenant_name!r} does not exist.") from None
-    if removed is None:
-        raise ResourceNotFound(f"Subscription {subscriptionId} does not exist.")
+    await _existing(
+        _subscriptions(request),
+        tenant_name,
+        subscriptionId,
+        "Subscription",
+        pointer="/subscriptionId",
+        delete=True,
+    )
     return Response(status_code=204, headers=tenant_headers(request))
 
 

@@ -10,6 +10,7 @@ names are compacted with the request's @context (clause 5.2.24-5.2.28).
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -42,15 +43,10 @@ Reader = Annotated[Discovery, Depends(_discovery)]
 
 @router.get("/types", summary="Retrieve Available Entity Types (clause 6.25.3.1)")
 async def retrieve_types(request: Request, reader: Reader, tenant_name: Tenant, details: Text = None) -> Response:
-    media_type = negotiate(request.headers.get("accept"))
-    context = await query_context(request)
-    found = await _read(reader.types(tenant_name), tenant_name)
-    if _flag(details, "details"):
-        body: Any = [_entity_type(item, context) for item in found]
-    else:
-        body = {"id": _list_id("EntityTypeList"), "type": "EntityTypeList",
-                "typeList": [context.compact_iri(item.type) for item in found]}
-    return json_response(request, body, context, media_type)
+    return await _available(
+        request, reader.types, tenant_name, details,
+        detailed=_entity_type, kind="EntityTypeList", member="typeList", name=lambda item: item.type,
+    )
 
 
 @router.get("/types/{type_name}", summary="Retrieve Details of an Entity Type (clause 6.26.3.1)")
@@ -76,15 +72,10 @@ async def retrieve_type(request: Request, type_name: str, reader: Reader, tenant
 
 @router.get("/attributes", summary="Retrieve Available Attributes (clause 6.27.3.1)")
 async def retrieve_attributes(request: Request, reader: Reader, tenant_name: Tenant, details: Text = None) -> Response:
-    media_type = negotiate(request.headers.get("accept"))
-    context = await query_context(request)
-    found = await _read(reader.attributes(tenant_name), tenant_name)
-    if _flag(details, "details"):
-        body: Any = [_attribute(item, context) for item in found]
-    else:
-        body = {"id": _list_id("AttributeList"), "type": "AttributeList",
-                "attributeList": [context.compact_iri(item.attribute) for item in found]}
-    return json_response(request, body, context, media_type)
+    return await _available(
+        request, reader.attributes, tenant_name, details,
+        detailed=_attribute, kind="AttributeList", member="attributeList", name=lambda item: item.attribute,
+    )
 
 
 @router.get("/attributes/{attr_id}", summary="Retrieve Details of an Attribute (clause 6.28.3.1)")
@@ -95,6 +86,28 @@ async def retrieve_attribute(request: Request, attr_id: str, reader: Reader, ten
     if not found:
         raise ResourceNotFound(f"No entity has attribute {attr_id}.")
     return json_response(request, _attribute(found[0], context), context, media_type)
+
+
+async def _available(
+    request: Request,
+    read: Callable[[str], Awaitable[list[Any]]],
+    tenant_name: str,
+    details: str | None,
+    *,
+    detailed: Callable[[Any, ActiveContext], dict[str, Any]],
+    kind: str,
+    member: str,
+    name: Callable[[Any], str],
+) -> Response:
+    """An EntityTypeList / AttributeList of the names read, or with ``details=true`` each item ``detailed``."""
+    media_type = negotiate(request.headers.get("accept"))
+    context = await query_context(request)
+    found = await _read(read(tenant_name), tenant_name)
+    if _flag(details, "details"):
+        body: Any = [detailed(item, context) for item in found]
+    else:
+        body = {"id": _list_id(kind), "type": kind, member: [context.compact_iri(name(item)) for item in found]}
+    return json_response(request, body, context, media_type)
 
 
 def _entity_type(item: TypeDetails, context: ActiveContext) -> dict[str, Any]:

@@ -25,24 +25,21 @@ from mims.context.query.ast import (
     MEMBER_NAMES,
     ORDERING_OPS,
     PATTERN_OPS,
-    And,
     AttrPath,
     Comparison,
     Exists,
     Node,
     Op,
-    Or,
 )
+from mims.context.query.descent import Descent
 from mims.context.query.errors import QuerySyntaxError, QueryTooComplex
 from mims.context.query.limits import (
-    MAX_DEPTH,
     MAX_LIST_VALUES,
     MAX_PATH_SEGMENTS,
     MAX_QUERY_LENGTH,
-    MAX_TERMS,
 )
 from mims.context.query.regex import PatternError, check_pattern
-from mims.context.query.scanner import LOGICAL_OPS, Scanner, is_letter, is_term_char
+from mims.context.query.scanner import LOGICAL_OPS, is_letter, is_term_char
 from mims.context.query.values import (
     COMPARABLE,
     Boolean,
@@ -86,52 +83,12 @@ def parse_q(text: str) -> Node:
     return _QParser(text).parse()
 
 
-class _QParser:
-    def __init__(self, text: str) -> None:
-        self.s = Scanner(text)
-        self.terms = 0
-
-    def parse(self) -> Node:
-        self.s.skip_spaces()
-        if self.s.at_end():
-            raise self.s.error("empty query: expected a Query Term")
-        node = self._or(0)
-        self.s.skip_spaces()
-        if not self.s.at_end():
-            if self.s.peek() == ")":
-                raise self.s.error("unexpected ')' without a matching '('")
-            raise self.s.error("expected ';', '|', ')' or end of query")
-        return node
-
-    def _or(self, depth: int) -> Node:
-        operands = [self._and(depth)]
-        while self.s.accept("|"):
-            operands.append(self._and(depth))
-        return operands[0] if len(operands) == 1 else Or(tuple(operands))
-
-    def _and(self, depth: int) -> Node:
-        operands = [self._primary(depth)]
-        while self.s.accept(";"):
-            operands.append(self._primary(depth))
-        return operands[0] if len(operands) == 1 else And(tuple(operands))
-
-    def _primary(self, depth: int) -> Node:
-        self.s.skip_spaces()
-        start = self.s.pos
-        if self.s.accept("("):
-            if depth + 1 > MAX_DEPTH:
-                raise QueryTooComplex(
-                    f"parentheses nested deeper than {MAX_DEPTH}", start, self.s.text
-                )
-            node = self._or(depth + 1)
-            self.s.expect(")", f"')' closing the '(' at position {start}")
-            return node
-        return self._term()
+class _QParser(Descent):
+    EMPTY = "empty query: expected a Query Term"
+    TRAILING = "expected ';', '|', ')' or end of query"
+    TERMS = "Query Terms"
 
     def _term(self) -> Node:
-        self.terms += 1
-        if self.terms > MAX_TERMS:
-            raise QueryTooComplex(f"more than {MAX_TERMS} Query Terms", self.s.pos, self.s.text)
         path = self._attribute()
         op = self._operator()
         if op is None:

@@ -20,9 +20,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from mims.context.query.ast import And, Node, Or, ScopeTerm
+from mims.context.query.descent import Descent
 from mims.context.query.errors import QueryTooComplex
-from mims.context.query.limits import MAX_DEPTH, MAX_QUERY_LENGTH, MAX_TERMS
-from mims.context.query.scanner import Scanner, is_term_char
+from mims.context.query.limits import MAX_QUERY_LENGTH
+from mims.context.query.scanner import is_term_char
 
 
 def parse_scope_q(text: str) -> Node:
@@ -66,50 +67,11 @@ def _term_matches(pattern: tuple[str, ...], levels: tuple[str, ...]) -> bool:
     return len(levels) == len(pattern)
 
 
-class _ScopeParser:
-    def __init__(self, text: str) -> None:
-        self.s = Scanner(text)
-        self.terms = 0
-
-    def parse(self) -> Node:
-        self.s.skip_spaces()
-        if self.s.at_end():
-            raise self.s.error("empty scope query: expected a scope such as /a/b")
-        node = self._or(0)
-        self.s.skip_spaces()
-        if not self.s.at_end():
-            if self.s.peek() == ")":
-                raise self.s.error("unexpected ')' without a matching '('")
-            raise self.s.error("expected ';', '|', ',', ')' or end of scope query")
-        return node
-
-    def _or(self, depth: int) -> Node:
-        operands = [self._and(depth)]
-        while self.s.accept("|") or self.s.accept(","):
-            operands.append(self._and(depth))
-        return operands[0] if len(operands) == 1 else Or(tuple(operands))
-
-    def _and(self, depth: int) -> Node:
-        operands = [self._primary(depth)]
-        while self.s.accept(";"):
-            operands.append(self._primary(depth))
-        return operands[0] if len(operands) == 1 else And(tuple(operands))
-
-    def _primary(self, depth: int) -> Node:
-        self.s.skip_spaces()
-        start = self.s.pos
-        if self.s.accept("("):
-            if depth + 1 > MAX_DEPTH:
-                raise QueryTooComplex(
-                    f"parentheses nested deeper than {MAX_DEPTH}", start, self.s.text
-                )
-            node = self._or(depth + 1)
-            self.s.expect(")", f"')' closing the '(' at position {start}")
-            return node
-        self.terms += 1
-        if self.terms > MAX_TERMS:
-            raise QueryTooComplex(f"more than {MAX_TERMS} scope terms", start, self.s.text)
-        return self._term()
+class _ScopeParser(Descent):
+    OR_SEPARATORS = ("|", ",")
+    EMPTY = "empty scope query: expected a scope such as /a/b"
+    TRAILING = "expected ';', '|', ',', ')' or end of scope query"
+    TERMS = "scope terms"
 
     def _term(self) -> ScopeTerm:
         if self.s.peek() == "/":
