@@ -82,8 +82,13 @@ SPEC = service.MimSpec(
     title="Context broker (NGSI-LD)",
     description="The city's digital twin behind the NGSI-LD API of ETSI GS CIM 009 V1.8.1.",
     version="0.1.0",
-    consumes=(ENTITY_PPI,),
-    produces=(ENTITY_PPI,),
+    consumes=(ENTITY_PPI, "ngsi-ld-subscription@1.0.0", "ngsi-ld-csource-registration@1.0.0"),
+    produces=(
+        ENTITY_PPI,
+        "ngsi-ld-subscription@1.0.0",
+        "ngsi-ld-notification@1.0.0",
+        "ngsi-ld-csource-registration@1.0.0",
+    ),
     routers=(
         entities_router,
         attributes.router,

@@ -316,8 +316,11 @@ def test_tenants_are_isolated(broker):
     problem(broker.get(ENTITIES, params={"type": "T"}, headers={"NGSILD-Tenant": "bad tenant"}), 400, "BadRequestData")
 
 
-def test_well_known_names_the_entity_ppi(broker):
+def test_well_known_names_the_ngsi_ld_ppis(broker):
     document = broker.get("/.well-known/mim").json()
     assert document["name"] == "context"
-    assert {"ppi": "ngsi-ld-entity", "version": "1.0.0"} in document["consumes"]
-    assert {"ppi": "ngsi-ld-entity", "version": "1.0.0"} in document["produces"]
+    consumed = {(p["ppi"], p["version"]) for p in document["consumes"]}
+    produced = {(p["ppi"], p["version"]) for p in document["produces"]}
+    both = {("ngsi-ld-entity", "1.0.0"), ("ngsi-ld-subscription", "1.0.0"), ("ngsi-ld-csource-registration", "1.0.0")}
+    assert both <= consumed
+    assert both | {("ngsi-ld-notification", "1.0.0")} <= produced
