@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from alembic import op
 
 from mims.context.storage import indexing
+from mims.context.storage.migrations.backfill import backfill
 
 revision = "context_0002"
 down_revision = "context_0001"
@@ -15,7 +16,6 @@ branch_labels = None
 depends_on = None
 
 _PK = sa.BigInteger().with_variant(sa.Integer, "sqlite")
-_BACKFILL_BATCH = 500
 
 
 def upgrade() -> None:
@@ -60,22 +60,7 @@ def upgrade() -> None:
     else:
         op.create_index("ix_context_geo_box_x", "context_geo_box", ["attribute", "min_x", "max_x"])
         op.create_index("ix_context_geo_box_y", "context_geo_box", ["attribute", "min_y", "max_y"])
-    _backfill()
-
-
-def _backfill() -> None:
-    bind = op.get_bind()
-    entity = sa.table("context_entity", sa.column("pk"), sa.column("tenant"), sa.column("doc", sa.JSON))
-    last = 0
-    while True:
-        rows = bind.execute(
-            sa.select(entity.c.pk, entity.c.tenant, entity.c.doc)
-            .where(entity.c.pk > last).order_by(entity.c.pk).limit(_BACKFILL_BATCH)
-        ).all()
-        if not rows:
-            return
-        indexing.backfill(bind, rows)
-        last = rows[-1].pk
+    backfill(op.get_bind(), indexing.backfill)
 
 
 def downgrade() -> None:

@@ -10,6 +10,7 @@ from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB
 
 from mims.context.storage import temporal
+from mims.context.storage.migrations.backfill import backfill
 
 revision = "context_0004"
 down_revision = "context_0001"
@@ -18,7 +19,6 @@ depends_on = None
 
 _PK = sa.BigInteger().with_variant(sa.Integer, "sqlite")
 _JSON = sa.JSON().with_variant(JSONB, "postgresql")
-_BACKFILL_BATCH = 500
 
 
 def upgrade() -> None:
@@ -61,22 +61,7 @@ def upgrade() -> None:
         op.create_index(
             f"ix_context_temporal_instance_{column}", "context_temporal_instance", ["entity_pk", "attribute", column]
         )
-    _backfill()
-
-
-def _backfill() -> None:
-    bind = op.get_bind()
-    entity = sa.table("context_entity", sa.column("pk"), sa.column("tenant"), sa.column("doc", sa.JSON))
-    last = 0
-    while True:
-        rows = bind.execute(
-            sa.select(entity.c.pk, entity.c.tenant, entity.c.doc)
-            .where(entity.c.pk > last).order_by(entity.c.pk).limit(_BACKFILL_BATCH)
-        ).all()
-        if not rows:
-            return
-        temporal.backfill(bind, rows)
-        last = rows[-1].pk
+    backfill(op.get_bind(), temporal.backfill)
 
 
 def downgrade() -> None:
