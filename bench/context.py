@@ -42,7 +42,6 @@ from mims.context.service import create_app
 from mims.context.storage.indexing import (
     attribute_values,
     geo_boxes,
-    geo_rtree,
     index_rows,
 )
 from mims.context.storage.tables import entities, entity_types, tenants
@@ -297,10 +296,7 @@ async def load(engine: Any, rows: int, rng: random.Random) -> None:
                 values += [{"tenant": "", "entity_pk": pk, **row} for row in index.values]
                 boxes += [{"tenant": "", "entity_pk": pk, **box} for box in index.boxes]
             await connection.execute(attribute_values.insert(), values)
-            box_keys = await connection.execute(geo_boxes.insert().returning(geo_boxes.c.pk), boxes)
-            await connection.execute(geo_rtree.insert(), [
-                {"id": row.pk, "min_x": box["min_x"], "max_x": box["max_x"], "min_y": box["min_y"], "max_y": box["max_y"]}
-                for row, box in zip(box_keys, boxes, strict=True)])
+            await connection.execute(geo_boxes.insert(), boxes)  # a trigger fills the R*Tree
 
 
 def _instant(text: str) -> datetime:

@@ -9,21 +9,62 @@ CI), where an unreachable server is a failure rather than a silent skip.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import asyncpg
 import pytest
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
 
 
+@pytest.fixture(scope="session")
+def postgres_template() -> Iterator[str | None]:
+    """A database with PostGIS installed (where the server has it), which each test database is
+    copied from: creating the extension costs ~0.3 s per database, copying it nothing.
+    ``None`` when the server is unreachable (``postgres_url`` then skips or fails)."""
+    admin_dsn = _admin().render_as_string(hide_password=False)
+    name = f"oup_template_{secrets.token_hex(6)}"
+
+    async def create() -> bool:
+        try:
+            connection = await asyncpg.connect(admin_dsn, timeout=5)
+        except (OSError, TimeoutError):
+            return False
+        try:
+            await connection.execute(f'CREATE DATABASE "{name}"')
+            available = await connection.fetchval(
+                "SELECT count(*) FROM pg_available_extensions WHERE name = 'postgis'")
+        finally:
+            await connection.close()
+        if available:
+            template = await asyncpg.connect(_admin().set(database=name).render_as_string(hide_password=False))
+            try:
+                await template.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+            finally:
+                await template.close()
+        return True
+
+    async def drop() -> None:
+        connection = await asyncpg.connect(admin_dsn, timeout=5)
+        try:
+            await connection.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        finally:
+            await connection.close()
+
+    created = asyncio.run(create())
+    yield name if created else None
+    if created:
+        asyncio.run(drop())
+
+
 @pytest.fixture
-async def postgres_url() -> AsyncIterator[str]:
+async def postgres_url(postgres_template: str | None) -> AsyncIterator[str]:
     """A fresh database ``oup_test_<hex>`` as a ``postgresql+asyncpg://`` URL, dropped afterwards."""
-    admin = make_url(os.environ.get("OUP_TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL)).set(drivername="postgresql")
+    admin = _admin()
     admin_dsn = admin.render_as_string(hide_password=False)
     try:
         connection = await asyncpg.connect(admin_dsn, timeout=5)
@@ -33,8 +74,9 @@ async def postgres_url() -> AsyncIterator[str]:
             pytest.fail(message)
         pytest.skip(message)
     name = f"oup_test_{secrets.token_hex(6)}"
+    template = f' TEMPLATE "{postgres_template}"' if postgres_template else ""
     try:
-        await connection.execute(f'CREATE DATABASE "{name}"')
+        await connection.execute(f'CREATE DATABASE "{name}"{template}')
         yield admin.set(drivername="postgresql+asyncpg", database=name).render_as_string(hide_password=False)
     finally:
         await connection.execute(
@@ -43,3 +85,8 @@ async def postgres_url() -> AsyncIterator[str]:
         )
         await connection.execute(f'DROP DATABASE IF EXISTS "{name}"')
         await connection.close()
+
+
+def _admin() -> URL:
+    """The server's maintenance database, used to create and drop test databases."""
+    return make_url(os.environ.get("OUP_TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL)).set(drivername="postgresql")

@@ -105,6 +105,8 @@ def _lifespan(spec: MimSpec, settings: MimSettings) -> Callable[[FastAPI], Any]:
                 await storage.migrate(engine, spec.name, spec.migrations)
                 app.state.engine = engine
             async with AsyncExitStack() as workers:
+                if engine is not None:
+                    await workers.enter_async_context(storage.maintained(engine))
                 for worker in spec.background:
                     await workers.enter_async_context(worker(app))
                 yield

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import re
 import weakref
 from collections.abc import AsyncIterator
@@ -20,17 +21,17 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import orjson
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, event, text
+from sqlalchemy import Connection, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-__all__ = ["check", "create_engine", "default_database_url", "migrate"]
+from mims.kit.sqlite import WRITE_OPTION, checkpointer, create_sqlite_engine, insert_rows
 
-#: How long a SQLite writer waits for another writer's lock before failing with "database is locked".
-SQLITE_BUSY_TIMEOUT_MS = 5000
+__all__ = ["begin_write", "check", "create_engine", "default_database_url", "insert_rows", "maintained", "migrate"]
 
 # Accepted URL schemes and the async driver each one runs on.
 _ASYNC_DRIVERS = {
@@ -47,7 +48,6 @@ _POSTGRES_POOL = {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 10, "p
 
 _MIGRATIONS = Path(__file__).with_name("migrations")
 _MIM_NAME = re.compile(r"[a-z][a-z0-9_-]*")
-_WRITE_OPTION = "oup_write"  # execution option: begin the transaction as a writer
 
 # One migration at a time per event loop, see _in_process_lock.
 _LOOP_LOCKS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = weakref.WeakKeyDictionary()
@@ -70,12 +70,30 @@ def create_engine(url: str, **kw: Any) -> AsyncEngine:
     asyncpg); anything else is refused, naming the supported schemes.
     """
     async_url = _async_url(url)
+    kw = {"json_serializer": _json_text, "json_deserializer": orjson.loads, **kw}
     if async_url.get_backend_name() == "postgresql":
         return create_async_engine(async_url, **{**_POSTGRES_POOL, **kw})
     _create_sqlite_folder(async_url)
-    engine = create_async_engine(async_url, **kw)
-    _configure_sqlite(engine)
-    return engine
+    return create_sqlite_engine(async_url, **kw)
+
+
+def _json_text(value: Any) -> str:
+    """JSON columns are written by orjson (several times faster than the standard library),
+    falling back to it for what orjson refuses (integers beyond 64 bits)."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        return json.dumps(value)
+
+
+@asynccontextmanager
+async def maintained(engine: AsyncEngine) -> AsyncIterator[None]:
+    """Background upkeep of the database while a service runs: WAL checkpoints on SQLite."""
+    if engine.dialect.name != "sqlite":
+        yield
+        return
+    async with checkpointer(engine):
+        yield
 
 
 async def migrate(engine: AsyncEngine | str, mim: str, versions: Path) -> None:
@@ -125,34 +143,6 @@ def _create_sqlite_folder(url: URL) -> None:
         Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
 
 
-def _configure_sqlite(engine: AsyncEngine) -> None:
-    """Per-connection settings SQLite does not persist, and real transactions.
-
-    The stdlib driver (which aiosqlite wraps) neither begins a transaction before SELECT nor
-    before DDL, so a failed migration would leave half a schema behind. Following SQLAlchemy's
-    documented recipe, the driver's own BEGIN handling is switched off and SQLAlchemy emits BEGIN.
-    WAL lets readers proceed while one writer commits; with WAL, ``synchronous=NORMAL`` is
-    crash-safe for the application and only an OS crash can lose the last commits.
-    """
-
-    @event.listens_for(engine.sync_engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        try:
-            cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
-            cursor.execute("PRAGMA foreign_keys = ON")
-            cursor.execute("PRAGMA journal_mode = WAL")
-            cursor.execute("PRAGMA synchronous = NORMAL")
-        finally:
-            cursor.close()
-
-    @event.listens_for(engine.sync_engine, "begin")
-    def _on_begin(connection: Connection) -> None:
-        immediate = connection.get_execution_options().get(_WRITE_OPTION, False)
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
-
-
 @asynccontextmanager
 async def begin_write(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
     """A transaction that will write, for read-modify-write paths.
@@ -162,7 +152,7 @@ async def begin_write(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
     later writes after another writer committed in between. PostgreSQL needs nothing special.
     """
     async with engine.connect() as connection:
-        connection = await connection.execution_options(**{_WRITE_OPTION: True})
+        connection = await connection.execution_options(**{WRITE_OPTION: True})
         async with connection.begin():
             yield connection
 

@@ -11,6 +11,7 @@ import pytest
 from mims.context.ngsild.errors import BadRequestData
 from mims.context.ngsild.temporal import aggregate, parse_duration
 from mims.context.service import SPEC
+from mims.context.storage.base import EntityQuery
 from mims.context.storage.events import ChangeEvent
 from mims.context.storage.temporal import (
     InstanceFilter,
@@ -121,3 +122,31 @@ async def test_backfill_starts_the_history_of_stored_entities(engine):
     assert found is not None and found.doc == stored
     assert [(item["value"], item.get("datasetId")) for item in found.instances[SPEED]] == [
         (10, None), (11, "urn:ngsi-ld:Dataset:b")]
+
+
+async def test_the_types_of_a_temporal_entity_follow_its_latest_state(engine):
+    """Types are looked up in their own table: recreated with another type, or its history deleted
+    and started again by a later write, a temporal entity is found by the type it has now."""
+    car, bus = entity("2026-01-01T00:00:00Z", {})["type"][0], "https://uri.etsi.org/ngsi-ld/default-context/Bus"
+    first = entity("2026-01-01T00:00:00Z", {SPEED: [instance(10, "2026-01-01T00:00:00Z")]})
+    again = {**entity("2026-01-02T00:00:00Z", {SPEED: [instance(20, "2026-01-02T00:00:00Z")]}), "type": [bus]}
+    later = {**again, "modifiedAt": "2026-01-03T00:00:00Z",
+             "attributes": {SPEED: [instance(30, "2026-01-03T00:00:00Z")]}}
+    store = TemporalStore(engine)
+
+    async def ids_of(kind: str) -> list[str]:
+        found, _ = await store.query("", EntityQuery(types=(kind,)), InstanceFilter(), 10, 0, False)
+        return [item.doc["id"] for item in found]
+
+    for event in (ChangeEvent("", "created", first["id"], 1, None, first, first["modifiedAt"]),
+                  ChangeEvent("", "deleted", first["id"], 1, first, None, "2026-01-01T12:00:00Z"),
+                  ChangeEvent("", "created", first["id"], 2, None, again, again["modifiedAt"])):
+        async with engine.begin() as connection:
+            await record_history(connection, [event])
+    assert await ids_of(car) == [] and await ids_of(bus) == [first["id"]]
+    assert await store.delete("", first["id"])
+    async with engine.begin() as connection:
+        await record_history(connection, [ChangeEvent("", "updated", first["id"], 2, again, later, later["modifiedAt"])])
+    assert await ids_of(bus) == [first["id"]]
+    found = await store.get("", first["id"], InstanceFilter())
+    assert [item["value"] for item in found.instances[SPEED]] == [30]

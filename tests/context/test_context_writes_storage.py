@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from mims.context.service import SPEC
 from mims.context.storage import EntityQuery, TenantNotFound
+from mims.context.storage.indexing import geo_boxes, geo_rtree, index_entity
 from mims.context.storage.sql import EntityNotFound, SqlEntityStore
+from mims.context.storage.subscriptions import SqlSubscriptionStore, outbox, record_change
 from mims.kit.storage import create_engine, default_database_url, migrate
 
 T0 = "2026-01-01T00:00:00.000000Z"
 T1 = "2026-01-02T00:00:00.000000Z"
 TYPE = "https://example.org/Building"
 OTHER = "https://example.org/Depot"
+LOCATION = "https://uri.etsi.org/ngsi-ld/location"
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -152,3 +157,58 @@ async def test_concurrent_batches_creating_the_same_entities_both_succeed(databa
         assert len(stored["attributes"]) == 1  # one created it, the other (retried) updated it
     finally:
         await other.dispose()
+
+
+async def test_changes_enter_the_outbox_only_in_tenants_with_change_subscriptions(engine):
+    """A change is queued for notification only when its tenant has an active subscription
+    notified on change: periodic and paused subscriptions do not need the outbox."""
+    subscriptions = SqlSubscriptionStore(engine)
+    store = SqlEntityStore(engine, [record_change])
+    now = datetime.now(UTC)
+
+    async def queued() -> list[tuple[str, str]]:
+        async with engine.connect() as connection:
+            rows = await connection.execute(sa.select(outbox.c.tenant, outbox.c.entity_id).order_by(outbox.c.pk))
+            return [tuple(row) for row in rows]
+
+    def subscription(number: int, **members) -> dict:
+        return {"id": f"urn:ngsi-ld:Subscription:{number}", "type": "Subscription",
+                "entities": [{"type": TYPE}], "notification": {"endpoint": {"uri": "http://127.0.0.1:9/"}}, **members}
+
+    await subscriptions.create("watched", subscription(1, timeInterval=60), [], now)
+    await subscriptions.create("watched", subscription(2, isActive=False), [], now)
+    await store.create("watched", entity("urn:a:1"))
+    await store.create("quiet", entity("urn:a:2"))
+    assert await queued() == []
+    await subscriptions.create("watched", subscription(3), [], now)
+    await store.create("watched", entity("urn:a:3"))
+    await store.update("watched", "urn:a:1", with_attribute("height", 2))
+    await store.create("quiet", entity("urn:a:4"))
+    assert await queued() == [("watched", "urn:a:3"), ("watched", "urn:a:1")]
+
+
+async def test_the_sqlite_rtree_mirrors_the_geometry_boxes_through_every_write(tmp_path):
+    engine = create_engine(default_database_url("context", tmp_path))
+    await migrate(engine, "context", SPEC.migrations)
+    store = SqlEntityStore(engine, [index_entity])
+
+    def located(entity_id: str, x: float) -> dict:
+        placed = entity(entity_id)
+        placed["attributes"][LOCATION] = [{"type": "GeoProperty", "value": {"type": "Point", "coordinates": [x, 52.0]},
+                                           "createdAt": T0, "modifiedAt": T0}]
+        return placed
+
+    async def mirrored() -> tuple[list, list]:
+        async with engine.connect() as connection:
+            boxes = (await connection.execute(sa.select(geo_boxes.c.pk, geo_boxes.c.min_x).order_by(geo_boxes.c.pk))).all()
+            rtree = (await connection.execute(sa.select(geo_rtree.c.id, geo_rtree.c.min_x).order_by(geo_rtree.c.id))).all()
+            return [tuple(row) for row in boxes], [(row.id, pytest.approx(row.min_x, abs=1e-5)) for row in rtree]
+
+    await store.write_many("", [(f"urn:a:{n}", lambda current, n=n: located(f"urn:a:{n}", 4.0 + n)) for n in range(3)])
+    await store.update("", "urn:a:0", lambda current: located("urn:a:0", 5.5))
+    assert await store.delete("", "urn:a:1")
+    boxes, rtree = await mirrored()
+    assert len(boxes) == 2 and rtree == boxes
+    await store.purge("", EntityQuery(types=(TYPE,)))
+    assert await mirrored() == ([], [])
+    await engine.dispose()

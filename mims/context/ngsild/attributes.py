@@ -73,6 +73,9 @@ RESERVED_NAMES = frozenset(
     | SYSTEM_MEMBERS
 )
 NGSI_LD_NULL = "urn:ngsi-ld:null"
+# Per attribute type, the members that are not sub-attributes.
+_OWN_MEMBERS = {kind: COMMON_MEMBERS | EXTRA_MEMBERS.get(kind, frozenset()) | SYSTEM_MEMBERS | {content}
+                for kind, content in CONTENT_MEMBER.items()}
 
 MAX_NESTING = 8
 # Clause 4.6.2: names are terms or IRIs and never hold these characters.
@@ -174,7 +177,7 @@ class AttributeNormalizer:
             return None
         self._content(name, kind, raw[content], instance, f"{pointer}/{content}")
         self._common(name, kind, raw, instance, pointer)
-        allowed = COMMON_MEMBERS | EXTRA_MEMBERS.get(kind, frozenset()) | SYSTEM_MEMBERS | {content}
+        allowed = _OWN_MEMBERS[kind]
         subs = {key: value for key, value in raw.items() if key not in allowed}
         misplaced = [key for key in subs if key in RESERVED_NAMES]
         for key in misplaced:

@@ -66,8 +66,8 @@ def outbox_listener(wake: Callable[[], None]) -> Listener:
     """The entity listener: record the changes in the outbox and wake the dispatcher on commit."""
 
     async def listener(connection: AsyncConnection, events: Sequence[ChangeEvent]) -> None:
-        await record_change(connection, events)
-        sa.event.listen(connection.sync_connection, "commit", lambda _connection: wake(), once=True)
+        if await record_change(connection, events):
+            sa.event.listen(connection.sync_connection, "commit", lambda _connection: wake(), once=True)
 
     return listener
 

@@ -13,8 +13,10 @@ inside a JSON document, so each write also stores, in the same transaction (a
   (booleans), ``txt`` (strings: values, relationship objects, vocab IRIs, language map texts),
   and the same string read as an instant ``dt`` / date ``day`` / time of day ``tod`` in fixed
   width UTC text, so text order is time order;
-- ``context_geo_box``: per GeoProperty instance of the entity its bounding box, on SQLite also in
-  an R*Tree (``context_geo_rtree``), the box prefilter of ``mims.context.geo``.
+- ``context_geo_box``: per GeoProperty instance of the entity its bounding box, the box
+  prefilter of ``mims.context.geo``: on SQLite mirrored by triggers into an R*Tree
+  (``context_geo_rtree``), on PostgreSQL a PostGIS envelope with a GiST index (when the server
+  has PostGIS) computed by the database.
 
 Which element a target value has is decided exactly as ``mims.context.query.evaluate`` does, so
 the compiled queries (``querying.py``) give the reference results.
@@ -33,7 +35,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from mims.context import geo
 from mims.context.query.values import parse_date, parse_datetime, parse_time
 from mims.context.storage.events import ChangeEvent
-from mims.context.storage.tables import metadata
+from mims.context.storage.tables import metadata, one_of
+from mims.kit.storage import insert_rows
 
 PATH_SEPARATOR = " "
 _CHUNK = 1000  # entity keys per IN list, well under both backends' bound-parameter limits
@@ -206,40 +209,25 @@ async def index_entity(connection: AsyncConnection, events: Sequence[ChangeEvent
     """ChangeEvent listener: replace the index rows of the changed entities by those of their new forms.
 
     Old rows go with one DELETE per table, new ones with one INSERT per table, whatever the batch.
+    On SQLite, triggers mirror the boxes into the R*Tree (migration context_0008).
     """
-    sqlite = connection.dialect.name == "sqlite"
-    await _drop(connection, [event.entity_pk for event in events if event.before is not None], sqlite)
+    await _drop(connection, [event.entity_pk for event in events if event.before is not None])
     await _insert(connection, [(event.tenant, event.entity_pk, index_rows(event.after))
-                               for event in events if event.after is not None], sqlite)
+                               for event in events if event.after is not None])
 
 
-async def _drop(connection: AsyncConnection, entity_pks: list[int], sqlite: bool) -> None:
+async def _drop(connection: AsyncConnection, entity_pks: list[int]) -> None:
     for start in range(0, len(entity_pks), _CHUNK):
         chunk = entity_pks[start:start + _CHUNK]
-        if sqlite:
-            box_ids = sa.select(geo_boxes.c.pk).where(geo_boxes.c.entity_pk.in_(chunk))
-            await connection.execute(geo_rtree.delete().where(geo_rtree.c.id.in_(box_ids)))
-        await connection.execute(geo_boxes.delete().where(geo_boxes.c.entity_pk.in_(chunk)))
-        await connection.execute(attribute_values.delete().where(attribute_values.c.entity_pk.in_(chunk)))
+        await connection.execute(geo_boxes.delete().where(one_of(geo_boxes.c.entity_pk, chunk)))
+        await connection.execute(attribute_values.delete().where(one_of(attribute_values.c.entity_pk, chunk)))
 
 
-async def _insert(connection: AsyncConnection, indexed: list[tuple[str, int, IndexRows]], sqlite: bool) -> None:
+async def _insert(connection: AsyncConnection, indexed: list[tuple[str, int, IndexRows]]) -> None:
     values = [{"tenant": tenant, "entity_pk": pk, **row} for tenant, pk, rows in indexed for row in rows.values]
     boxes = [{"tenant": tenant, "entity_pk": pk, **box} for tenant, pk, rows in indexed for box in rows.boxes]
-    if values:
-        await connection.execute(attribute_values.insert(), values)
-    if not boxes:
-        return
-    if not sqlite:
-        await connection.execute(geo_boxes.insert(), boxes)
-        return
-    # The R*Tree rows repeat the boxes under their keys; RETURNING them (in any order) keeps the
-    # insert one batched statement, which asking for the parameters' order would not.
-    inserted = await connection.execute(geo_boxes.insert().returning(
-        geo_boxes.c.pk, geo_boxes.c.min_x, geo_boxes.c.max_x, geo_boxes.c.min_y, geo_boxes.c.max_y), boxes)
-    await connection.execute(geo_rtree.insert(), [
-        {"id": row.pk, "min_x": row.min_x, "max_x": row.max_x, "min_y": row.min_y, "max_y": row.max_y}
-        for row in inserted])
+    await insert_rows(connection, attribute_values, values)
+    await insert_rows(connection, geo_boxes, boxes)
 
 
 def backfill(connection: sa.Connection, entity_rows: Sequence[Any]) -> None:

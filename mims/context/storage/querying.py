@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mims.context.storage.base import Entity, EntityQuery, Page
 from mims.context.storage.filters import Filter
-from mims.context.storage.sqlfilters import compile_filter, install_functions
+from mims.context.storage.sqlfilters import compile_filter, has_postgis_boxes, install_functions
 from mims.context.storage.tables import entities, entity_types
 
 Predicate = Callable[[Mapping[str, Any]], bool]
@@ -31,7 +31,8 @@ async def query_entities(
     sqlite = connection.dialect.name == "sqlite"
     if sqlite:
         await install_functions(connection)
-    compiled = [compile_filter(each, tenant, sqlite) for each in query.filters]
+    postgis = await has_postgis_boxes(connection)
+    compiled = [compile_filter(each, tenant, sqlite, postgis=postgis) for each in query.filters]
     selection = sa.and_(_selection(tenant, query), *(each.condition for each in compiled))
     residual = _residual(query, [each for each, done in zip(query.filters, compiled, strict=True) if not done.exact])
     if residual is None:

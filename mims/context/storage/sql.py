@@ -37,8 +37,8 @@ from mims.context.storage.base import (
 )
 from mims.context.storage.events import ChangeEvent, Listener
 from mims.context.storage.querying import query_entities
-from mims.context.storage.tables import entities, entity_types, tenants
-from mims.kit.storage import begin_write
+from mims.context.storage.tables import entities, entity_types, one_of, tenants
+from mims.kit.storage import begin_write, insert_rows
 
 #: How often a batch is retried when a concurrent writer created one of its entities first, or
 #: PostgreSQL broke a deadlock by aborting it.
@@ -77,21 +77,12 @@ class SqlEntityStore:
         async with begin_write(self._engine) as connection:
             await self._ensure_tenant(connection, tenant)
             try:
-                result = await connection.execute(
-                    entities.insert().values(
-                        tenant=tenant,
-                        id=entity["id"],
-                        doc=entity,
-                        created_at=_timestamp(entity["createdAt"]),
-                        modified_at=_timestamp(entity["modifiedAt"]),
-                    )
-                )
+                result = await connection.execute(entities.insert(), _row(tenant, entity))
             except IntegrityError:
                 raise EntityExists(entity["id"]) from None
             pk = result.inserted_primary_key[0]
-            await connection.execute(
-                entity_types.insert(), [{"entity_pk": pk, "type": iri, "tenant": tenant} for iri in entity["type"]]
-            )
+            await insert_rows(connection, entity_types,
+                              [{"entity_pk": pk, "type": iri, "tenant": tenant} for iri in entity["type"]])
             await self._notify(connection, [ChangeEvent(tenant, "created", entity["id"], pk, None, entity,
                                                         entity["modifiedAt"])])
 
@@ -187,10 +178,8 @@ class SqlEntityStore:
             [_row(tenant, entity) for entity in created],
         )
         pks = {row.id: row.pk for row in result}  # by id: unordered RETURNING lets the driver batch rows
-        await connection.execute(
-            entity_types.insert(),
-            [{"entity_pk": pks[entity["id"]], "type": iri, "tenant": tenant} for entity in created for iri in entity["type"]],
-        )
+        await insert_rows(connection, entity_types, [
+            {"entity_pk": pks[entity["id"]], "type": iri, "tenant": tenant} for entity in created for iri in entity["type"]])
         return pks
 
     async def _rewrite(
@@ -207,7 +196,7 @@ class SqlEntityStore:
         retyped = [entity for entity in updated if entity["type"] != before[entity["id"]]["type"]]
         if retyped:
             await connection.execute(
-                entity_types.delete().where(entity_types.c.entity_pk.in_([pks[entity["id"]] for entity in retyped]))
+                entity_types.delete().where(one_of(entity_types.c.entity_pk, [pks[entity["id"]] for entity in retyped]))
             )
             await connection.execute(
                 entity_types.insert(),
@@ -243,7 +232,7 @@ class SqlEntityStore:
                                         for entity_id, (pk, doc) in rows.items()])
         pks = [pk for pk, _ in rows.values()]
         for start in range(0, len(pks), _CHUNK):
-            await connection.execute(entities.delete().where(entities.c.pk.in_(pks[start:start + _CHUNK])))
+            await connection.execute(entities.delete().where(one_of(entities.c.pk, pks[start:start + _CHUNK])))
 
     async def _notify(self, connection: AsyncConnection, events: Sequence[ChangeEvent]) -> None:
         if not events:
@@ -292,7 +281,7 @@ async def _locked_rows(connection: AsyncConnection, tenant: str, ids: Sequence[s
     for start in range(0, len(ids), _CHUNK):
         query = (
             sa.select(entities.c.pk, entities.c.id, entities.c.doc)
-            .where(entities.c.tenant == tenant, entities.c.id.in_(ids[start:start + _CHUNK]))
+            .where(entities.c.tenant == tenant, one_of(entities.c.id, ids[start:start + _CHUNK]))
             .order_by(entities.c.id)
             .with_for_update()
         )

@@ -11,8 +11,9 @@ parameters, never SQL text.
 What is not compiled exactly yields a prefilter that never loses a match (``exact`` False) and
 the caller confirms candidates with the filter's Python predicate: paths into compound values
 or NGSI-LD members, numbers beyond 2**53 (stored as doubles), scopeQ, the geo-queries (a box
-prefilter, R*Tree on SQLite) and, on PostgreSQL, regular expressions (``~`` is POSIX ARE, not
-Python ``re``, the reference dialect). On SQLite, regular expressions run in Python ``re``
+prefilter: R*Tree on SQLite, PostGIS ``&&`` on a GiST index on PostgreSQL, float columns where
+PostGIS is missing) and, on PostgreSQL, regular expressions (``~`` is POSIX ARE, not Python
+``re``, the reference dialect). On SQLite, regular expressions run in Python ``re``
 through functions installed on each connection, after the same safety checks as everywhere.
 """
 
@@ -78,6 +79,11 @@ _COMPARE = {
 # Non-strict stand-ins for comparisons on doubles that may have lost precision.
 _LOOSE = {Op.EQ: Op.EQ, Op.GT: Op.GE, Op.GE: Op.GE, Op.LT: Op.LE, Op.LE: Op.LE}
 _FUNCTIONS_INSTALLED = "context_regexp_functions"
+_POSTGIS_BOXES = "context_postgis_boxes"
+WGS84 = 4326
+# context_geo_box as revision context_0007 extends it where PostGIS is installed.
+_postgis_boxes = sa.table(
+    "context_geo_box", sa.column("tenant"), sa.column("attribute"), sa.column("entity_pk"), sa.column("box"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,8 +94,9 @@ class Compiled:
     exact: bool
 
 
-def compile_filter(item: Filter, tenant: str, sqlite: bool) -> Compiled:
-    """The SQL form of one filter, for a query on ``tenant``."""
+def compile_filter(item: Filter, tenant: str, sqlite: bool, *, postgis: bool = False) -> Compiled:
+    """The SQL form of one filter, for a query on ``tenant``; ``postgis`` when
+    :func:`has_postgis_boxes` says so for the connection."""
     if isinstance(item, TypeFilter):
         return Compiled(_type(item.expression, tenant), True)
     if isinstance(item, IdPatternFilter):
@@ -104,7 +111,7 @@ def compile_filter(item: Filter, tenant: str, sqlite: bool) -> Compiled:
     if isinstance(item, QFilter):
         return _q(item.node, _Leaf(item.expand_vocab, sqlite))
     if isinstance(item, GeoFilter):
-        return Compiled(_geo(item, tenant, sqlite), False)
+        return Compiled(_geo(item, tenant, sqlite, postgis), False)
     assert isinstance(item, ScopeFilter)
     return Compiled(sa.true(), False)
 
@@ -118,17 +125,39 @@ def _type(expression: TypeExpression, tenant: str) -> Any:
     return sa.and_(*operands) if kind == "and" else sa.or_(*operands)
 
 
-def _geo(item: GeoFilter, tenant: str, sqlite: bool) -> Any:
-    """Entities with a box of the GeoProperty intersecting the query box (edges inclusive)."""
+def _geo(item: GeoFilter, tenant: str, sqlite: bool, postgis: bool) -> Any:
+    """Clause 4.10 prefilter: entities with a box of the GeoProperty intersecting the query box
+    (edges inclusive), or with any box of it when none applies (``disjoint``, ``near;minDistance``)."""
+    area = geo.query_bbox(item.query)
+    if postgis and area is not None:
+        boxes = _postgis_boxes.alias()
+        envelope = sa.func.ST_MakeEnvelope(*area, WGS84)
+        return entities.c.pk.in_(sa.select(boxes.c.entity_pk).where(
+            boxes.c.tenant == tenant, boxes.c.attribute == item.attribute,
+            boxes.c.box.op("&&", is_comparison=True)(envelope)))
     boxes = geo_boxes.alias()
     conditions = [boxes.c.tenant == tenant, boxes.c.attribute == item.attribute]
-    area = geo.query_bbox(item.query)
     if area is not None:
         box = geo_rtree.alias() if sqlite else boxes
         conditions += [box.c.min_x <= area[2], box.c.max_x >= area[0], box.c.min_y <= area[3], box.c.max_y >= area[1]]
         if sqlite:
             conditions.append(box.c.id == boxes.c.pk)
     return entities.c.pk.in_(sa.select(boxes.c.entity_pk).where(*conditions))
+
+
+async def has_postgis_boxes(connection: AsyncConnection) -> bool:
+    """Whether ``context_geo_box`` has the PostGIS ``box`` column (revision ``context_0007``),
+    asked once per database connection."""
+    if connection.dialect.name != "postgresql":
+        return False
+    raw = await connection.get_raw_connection()
+    known = raw.info.get(_POSTGIS_BOXES)
+    if known is None:
+        column = sa.text(
+            "SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass('context_geo_box')"
+            " AND attname = 'box' AND NOT attisdropped")
+        known = raw.info[_POSTGIS_BOXES] = (await connection.execute(column)).first() is not None
+    return known
 
 
 def _q(node: query.Node, leaf: _Leaf) -> Compiled:

@@ -30,7 +30,7 @@ from mims.context.ngsild.subscriptions import parse_instant
 from mims.context.storage.base import DEFAULT_TENANT, TenantNotFound
 from mims.context.storage.events import ChangeEvent
 from mims.context.storage.tables import tenants
-from mims.kit.storage import begin_write
+from mims.kit.storage import begin_write, insert_rows
 
 metadata = sa.MetaData()
 _PK = sa.BigInteger().with_variant(sa.Integer, "sqlite")
@@ -217,11 +217,26 @@ async def _check_tenant(connection: AsyncConnection, tenant: str) -> None:
         raise TenantNotFound(tenant)
 
 
-async def record_change(connection: AsyncConnection, events: Sequence[ChangeEvent]) -> None:
-    """Entity listener: put the changes in the outbox, in the writing transaction; no matching here."""
-    await connection.execute(outbox.insert(), [
-        {"tenant": event.tenant, "kind": event.kind, "entity_id": event.entity_id, "before": event.before,
-         "after": event.after, "at": event.at} for event in events])
+# Whether a tenant has a subscription notified on change (the statement is built once).
+_WATCHED = sa.select(subscriptions.c.pk).where(
+    subscriptions.c.tenant == sa.bindparam("tenant"),
+    subscriptions.c.is_active.is_(True),
+    subscriptions.c.time_interval.is_(None),
+).limit(1)
+
+
+async def record_change(connection: AsyncConnection, events: Sequence[ChangeEvent]) -> bool:
+    """Entity listener: put the changes in the outbox, in the writing transaction; no matching here.
+
+    Only changes in tenants with an active subscription notified on change are recorded (a
+    change is notified to the subscriptions that exist when it is made); whether any was.
+    """
+    watched = {tenant for tenant in dict.fromkeys(event.tenant for event in events)
+               if (await connection.execute(_WATCHED, {"tenant": tenant})).first() is not None}
+    recorded = [{"tenant": event.tenant, "kind": event.kind, "entity_id": event.entity_id, "before": event.before,
+                 "after": event.after, "at": event.at} for event in events if event.tenant in watched]
+    await insert_rows(connection, outbox, recorded)
+    return bool(recorded)
 
 
 async def has_changes(engine: AsyncEngine) -> bool:

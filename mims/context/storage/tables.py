@@ -6,6 +6,9 @@ two change together.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
@@ -37,3 +40,9 @@ entity_types = sa.Table(
     sa.Column("type", sa.Text, primary_key=True),
     sa.Column("tenant", sa.String(256), nullable=False),
 )
+
+
+def one_of(column: sa.ColumnElement[Any], values: Sequence[Any]) -> sa.ColumnElement[bool]:
+    """``column IN (values)``; plain equality for one value, the common case of single-entity
+    writes, which spares rendering an expanding IN list on every execution."""
+    return column == values[0] if len(values) == 1 else column.in_(values)

@@ -31,8 +31,8 @@ from mims.context.storage.base import (
     TenantNotFound,
 )
 from mims.context.storage.events import ChangeEvent
-from mims.context.storage.tables import tenants
-from mims.kit.storage import begin_write
+from mims.context.storage.tables import one_of, tenants
+from mims.kit.storage import begin_write, insert_rows
 
 metadata = sa.MetaData()
 _PK = sa.BigInteger().with_variant(sa.Integer, "sqlite")
@@ -149,12 +149,12 @@ async def record_history(connection: AsyncConnection, events: Sequence[ChangeEve
 
 
 async def _record_tenant_history(connection: AsyncConnection, tenant: str, events: list[ChangeEvent]) -> None:
-    pks = await _upsert_latest(connection, tenant, [event.after for event in events if event.after is not None])
+    pks, fresh = await _upsert_latest(connection, tenant, [event.after for event in events if event.after is not None])
     deleted = [event for event in events if event.after is None]
     pks.update(await _entity_pks(connection, tenant, sorted({event.entity_id for event in deleted})))
     instances: list[dict[str, Any]] = []
     emptied: list[dict[str, Any]] = []
-    typed: list[tuple[int, list[str]]] = []
+    typed: list[tuple[int, list[str]]] = []  # temporal entities whose types change
     for event in events:
         pk = pks.get(event.entity_id)
         if pk is None:  # a deleted entity without history: nothing to record
@@ -170,7 +170,8 @@ async def _record_tenant_history(connection: AsyncConnection, tenant: str, event
                       for (iri, dataset), instance in current.items() if before.get((iri, dataset)) != instance]
         instances += [_row(pk, iri, _deletion(instance, event.at))
                       for (iri, dataset), instance in before.items() if (iri, dataset) not in current]
-        typed.append((pk, event.after["type"]))
+        if pk in fresh or event.before is None or event.before["type"] != event.after["type"]:
+            typed.append((pk, event.after["type"]))
     await _insert_instances(connection, instances)
     if emptied:
         await connection.execute(
@@ -178,21 +179,39 @@ async def _record_tenant_history(connection: AsyncConnection, tenant: str, event
             .values(doc=sa.bindparam("row_doc"), modified_at=sa.bindparam("row_modified")),
             emptied,
         )
-    await _replace_types(connection, tenant, typed)
+    await _replace_types(connection, tenant, typed, fresh)
 
 
-async def _upsert_latest(connection: AsyncConnection, tenant: str, written: list[Entity]) -> dict[str, int]:
+async def _upsert_latest(connection: AsyncConnection, tenant: str, written: list[Entity]) -> tuple[dict[str, int], set[int]]:
     """Make ``written`` the latest states of their temporal entities, creating those that do not
-    exist yet (in id order, the order rows are locked in); id -> row key."""
+    exist yet (in id order, the order rows are locked in); id -> row key, and the keys created.
+
+    A created row is told by its creation time, which an existing row keeps: it is the new
+    modification time only on the row just inserted.
+    """
     if not written:
-        return {}
+        return {}, set()
     rows = [{"tenant": tenant, "id": entity["id"], "doc": entity, "created_at": timestamp(entity["modifiedAt"]),
              "modified_at": timestamp(entity["modifiedAt"])} for entity in sorted(written, key=lambda e: e["id"])]
     insert = _dialect(connection).insert(temporal_entities)
     upsert = insert.on_conflict_do_update(
         index_elements=["tenant", "id"], set_={"doc": insert.excluded.doc, "modified_at": insert.excluded.modified_at}
-    ).returning(temporal_entities.c.pk, temporal_entities.c.id)
-    return {row.id: row.pk for row in await connection.execute(upsert, rows)}
+    ).returning(temporal_entities.c.pk, temporal_entities.c.id, temporal_entities.c.created_at)
+    modified = {row["id"]: row["modified_at"] for row in rows}
+    pks: dict[str, int] = {}
+    fresh: set[int] = set()
+    for row in await connection.execute(upsert, rows):
+        pks[row.id] = row.pk
+        if _same_instant(row.created_at, modified[row.id]):
+            fresh.add(row.pk)
+    return pks, fresh
+
+
+def _same_instant(stored: datetime, written: datetime) -> bool:
+    """Whether a timestamp read back (naive UTC on SQLite) is the one written."""
+    if stored.tzinfo is None:
+        stored = stored.replace(tzinfo=UTC)
+    return stored == written
 
 
 def _new_entity_row(tenant: str, entity: Entity, now: str) -> dict[str, Any]:
@@ -208,7 +227,7 @@ async def _entity_pks(connection: AsyncConnection, tenant: str, ids: Sequence[st
     for start in range(0, len(ids), _CHUNK):
         statement = (
             sa.select(temporal_entities.c.pk, temporal_entities.c.id)
-            .where(temporal_entities.c.tenant == tenant, temporal_entities.c.id.in_(ids[start:start + _CHUNK]))
+            .where(temporal_entities.c.tenant == tenant, one_of(temporal_entities.c.id, ids[start:start + _CHUNK]))
             .order_by(temporal_entities.c.id)
             .with_for_update()
         )
@@ -216,14 +235,15 @@ async def _entity_pks(connection: AsyncConnection, tenant: str, ids: Sequence[st
     return found
 
 
-async def _replace_types(connection: AsyncConnection, tenant: str, typed: list[tuple[int, list[str]]]) -> None:
-    pks = [pk for pk, _ in typed]
+async def _replace_types(connection: AsyncConnection, tenant: str, typed: list[tuple[int, list[str]]],
+                         fresh: set[int]) -> None:
+    """The new types of temporal entities; a row created in this transaction has none to remove."""
+    pks = [pk for pk, _ in typed if pk not in fresh]
     for start in range(0, len(pks), _CHUNK):
-        await connection.execute(temporal_entity_types.delete().where(temporal_entity_types.c.entity_pk.in_(pks[start:start + _CHUNK])))
-    rows = [{"entity_pk": pk, "type": iri, "tenant": tenant} for pk, types in typed for iri in types]
-    if rows:
-        insert = _dialect(connection).insert(temporal_entity_types)
-        await connection.execute(insert.on_conflict_do_nothing(index_elements=["entity_pk", "type"]), rows)
+        await connection.execute(temporal_entity_types.delete().where(one_of(temporal_entity_types.c.entity_pk, pks[start:start + _CHUNK])))
+    # Each listed entity has no type rows left: a plain insert cannot conflict.
+    await insert_rows(connection, temporal_entity_types,
+                      [{"entity_pk": pk, "type": iri, "tenant": tenant} for pk, types in typed for iri in dict.fromkeys(types)])
 
 
 def backfill(connection: sa.Connection, entity_rows: Sequence[Any]) -> None:
@@ -407,8 +427,7 @@ def _row(pk: int, iri: str, instance: Mapping[str, Any], instance_id: str | None
 
 
 async def _insert_instances(connection: AsyncConnection, rows: list[dict[str, Any]]) -> None:
-    if rows:
-        await connection.execute(temporal_instances.insert(), rows)
+    await insert_rows(connection, temporal_instances, rows)
 
 
 async def _entity_pk(connection: AsyncConnection, tenant: str, entity_id: str, *, lock: bool = False) -> int | None:

@@ -1,0 +1,189 @@
+"""The embedded SQLite backend: connection settings, real transactions, and writers that do not hop.
+
+aiosqlite runs every call of a connection on that connection's own thread and hands the result
+back to the event loop: about 0.4 ms per statement, which dominates a write of a dozen small
+statements. SQLite lets only one writer hold the database at a time, and a writer that holds the
+lock never waits for anybody again (WAL readers do not block it). So a write transaction tries
+to take the lock directly on the event loop's thread without waiting; when another writer holds
+it, it waits on the connection's thread instead (``BEGIN IMMEDIATE``, up to the busy timeout),
+never blocking the loop. From then on, until it ends, its statements run directly on the loop's
+thread: microseconds each instead of a thread hop. Reads keep their thread, so a long query
+never stalls the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sqlite3
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from functools import partial
+from typing import Any
+
+import aiosqlite
+import sqlalchemy as sa
+from sqlalchemy import Connection, event
+from sqlalchemy.engine import URL
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+#: How long a SQLite writer waits for another writer's lock before failing with "database is locked".
+SQLITE_BUSY_TIMEOUT_MS = 5000
+
+logger = logging.getLogger(__name__)
+
+WRITE_OPTION = "oup_write"  # execution option: begin the transaction as a writer
+
+#: Seconds between WAL checkpoints of the background checkpointer.
+CHECKPOINT_INTERVAL = 1.0
+#: WAL pages after which a committing writer checkpoints by itself (SQLite's default is 1,000):
+#: a safety net only, as long as the background checkpointer runs.
+_AUTOCHECKPOINT_PAGES = 20_000
+
+
+class _WriterConnection(aiosqlite.Connection):
+    """An aiosqlite connection that runs calls inline while it holds the write lock."""
+
+    inline = False
+
+    async def _execute(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        if self.inline and self._connection is not None:
+            return fn(*args, **kwargs)
+        return await super()._execute(fn, *args, **kwargs)
+
+
+def create_sqlite_engine(url: URL, **kw: Any) -> AsyncEngine:
+    """An aiosqlite engine whose write transactions run inline once they hold the lock."""
+    database = url.database or ":memory:"
+    uri = database.startswith("file:")
+
+    async def connect() -> aiosqlite.Connection:
+        # The sqlite3 connection is opened on the worker thread but also used from the loop's
+        # thread (never both at once: every call is awaited before the next is made).
+        connection = _WriterConnection(
+            partial(sqlite3.connect, database, uri=uri, check_same_thread=False), iter_chunk_size=64)
+        connection._thread.daemon = True
+        return await connection
+
+    engine = create_async_engine(url, async_creator=connect, **kw)
+    _configure(engine)
+    return engine
+
+
+def _configure(engine: AsyncEngine) -> None:
+    """Per-connection settings SQLite does not persist, and real transactions.
+
+    The stdlib driver neither begins a transaction before SELECT nor before DDL, so a failed
+    migration would leave half a schema behind. Following SQLAlchemy's documented recipe, the
+    driver's own BEGIN handling is switched off and SQLAlchemy emits BEGIN. WAL lets readers
+    proceed while one writer commits; with WAL, ``synchronous=NORMAL`` is crash-safe for the
+    application and only an OS crash can lose the last commits.
+    """
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+            cursor.execute("PRAGMA foreign_keys = ON")
+            cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.execute("PRAGMA synchronous = NORMAL")
+            cursor.execute(f"PRAGMA wal_autocheckpoint = {_AUTOCHECKPOINT_PAGES}")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        writer = _writer(connection)
+        writer.inline = False
+        if not connection.get_execution_options().get(WRITE_OPTION, False):
+            connection.exec_driver_sql("BEGIN")
+        elif not _try_begin_immediate(writer):
+            connection.exec_driver_sql("BEGIN IMMEDIATE")  # waits on the thread, up to the busy timeout
+        writer.inline = True
+
+    @event.listens_for(engine.sync_engine, "checkin")
+    def _on_checkin(dbapi_connection: Any, _record: Any) -> None:
+        if dbapi_connection is not None:
+            dbapi_connection._connection.inline = False
+
+
+@asynccontextmanager
+async def checkpointer(engine: AsyncEngine, interval: float = CHECKPOINT_INTERVAL) -> AsyncIterator[None]:
+    """Checkpoint the WAL in the background while the context is open.
+
+    SQLite checkpoints by default in the commit that crosses 1,000 WAL pages: that commit then
+    copies the pages into the database and syncs it, milliseconds spent by one unlucky request
+    (on the event loop, for an inline writer). A PASSIVE checkpoint on a connection's own thread
+    instead runs beside readers and writers and blocks nobody.
+    """
+
+    async def run() -> None:
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                async with engine.connect() as connection:
+                    raw = await connection.get_raw_connection()
+                    await raw.driver_connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            except Exception:  # a failed checkpoint is retried next time; commits checkpoint at worst
+                logger.warning("SQLite WAL checkpoint failed", exc_info=True)
+
+    task = asyncio.create_task(run(), name="sqlite-checkpointer")
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def insert_rows(connection: AsyncConnection, table: sa.Table, rows: Sequence[Mapping[str, Any]]) -> None:
+    """INSERT ``rows`` (mappings with the same keys) into ``table`` with one executemany.
+
+    On SQLite the statement is compiled once and the rows go to the driver as tuples, each value
+    through its column type's own bind processor: SQLAlchemy's generic per-row parameter handling
+    costs more than SQLite's insert itself. Other backends take the ordinary path.
+    """
+    if not rows:
+        return
+    if connection.dialect.name != "sqlite":
+        await connection.execute(table.insert(), rows)
+        return
+    sql, steps = _compiled_insert(connection.dialect, table, tuple(rows[0]))
+    await connection.exec_driver_sql(
+        sql, [tuple(row[key] if process is None else process(row[key]) for key, process in steps) for row in rows])
+
+
+_INSERTS: dict[tuple[int, sa.Table, tuple[str, ...]], tuple[str, list[tuple[str, Any]]]] = {}
+
+
+def _compiled_insert(dialect: Any, table: sa.Table, keys: tuple[str, ...]) -> tuple[str, list[tuple[str, Any]]]:
+    cache_key = (id(dialect), table, keys)
+    found = _INSERTS.get(cache_key)
+    if found is None:
+        compiled = table.insert().compile(dialect=dialect, column_keys=list(keys))
+        steps = [(name, table.c[name].type.dialect_impl(dialect).bind_processor(dialect))
+                 for name in compiled.positiontup]
+        found = _INSERTS[cache_key] = (compiled.string, steps)
+    return found
+
+
+def _try_begin_immediate(writer: _WriterConnection) -> bool:
+    """Take the write lock at once on the loop's thread if it is free; ``False`` if another holds it."""
+    raw = writer._conn
+    raw.execute("PRAGMA busy_timeout = 0")
+    try:
+        raw.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as error:
+        if error.sqlite_errorcode != sqlite3.SQLITE_BUSY:
+            raise
+        return False
+    finally:
+        raw.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+    return True
+
+
+def _writer(connection: Connection) -> _WriterConnection:
+    return connection.connection.dbapi_connection._connection
