@@ -24,6 +24,7 @@ from test_context_subscriptions_api import (
 )
 
 import ppi_schemas
+from mims.context.notify.senders import DeliveryFailed, MqttPublishers
 
 MQTT_HOST, MQTT_PORT = "127.0.0.1", 1883
 
@@ -90,3 +91,55 @@ def test_two_brokers_on_one_database_notify_each_change_once(tmp_path: Path, pos
         while second.get(SUBS).json()[0]["notification"]["timesSent"] < count and time.monotonic() < deadline:
             time.sleep(0.1)
         assert second.get(SUBS).json()[0]["notification"]["timesSent"] == count
+
+
+def test_mqtt_notifications_to_one_broker_share_one_connection() -> None:
+    """Every notification to a broker goes over one kept-open connection; a connection that
+    breaks is dropped and the next notification connects afresh."""
+    _require_mqtt()
+    topic = f"oup-test/{os.getpid()}/{time.monotonic_ns()}"
+    uri = f"mqtt://{MQTT_HOST}:{MQTT_PORT}/{topic}"
+    received: list[int] = []
+
+    async def scenario() -> None:
+        subscribed = asyncio.Event()
+
+        async def listen() -> None:
+            async with aiomqtt.Client(MQTT_HOST, MQTT_PORT) as mqtt:
+                await mqtt.subscribe(topic, qos=1)
+                subscribed.set()
+                async for message in mqtt.messages:
+                    received.append(orjson.loads(message.payload)["body"]["n"])
+                    if len(received) == 6:
+                        return
+
+        listener = asyncio.create_task(listen())
+        await asyncio.wait_for(subscribed.wait(), 5)
+        publishers = MqttPublishers()
+        qos = {"MQTT-QoS": "1"}
+        for n in range(3):
+            await publishers.publish(uri, {"n": n}, {}, qos, 5)
+        await publishers.publish(uri, {"n": 3}, {}, {**qos, "MQTT-Version": "mqtt3.1.1"}, 5)
+        assert publishers.connections == 2  # one per protocol version: different sessions
+        for client, _ in list(publishers._clients.values()):
+            await client.__aexit__(None, None, None)  # the broker connections go away...
+        await publishers.publish(uri, {"n": 4}, {}, qos, 5)  # ...and are made again when needed
+        await publishers.publish(uri, {"n": 5}, {}, {**qos, "MQTT-Version": "mqtt3.1.1"}, 5)
+        assert publishers.connections == 2
+        await asyncio.wait_for(listener, 10)
+        await publishers.close()
+        assert publishers.connections == 0
+        with pytest.raises(DeliveryFailed, match="names no MQTT host and topic"):
+            await publishers.publish(f"mqtt://{MQTT_HOST}:{MQTT_PORT}", {}, {}, {}, 5)
+        with pytest.raises(DeliveryFailed, match="MQTT"):  # nothing listens there
+            await publishers.publish(f"mqtt://127.0.0.1:{_closed_port()}/t", {}, {}, {}, 2)
+        assert publishers.connections == 0
+
+    asyncio.run(scenario())
+    assert received == [0, 1, 2, 3, 4, 5]
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]

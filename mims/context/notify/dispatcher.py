@@ -36,7 +36,7 @@ from mims.context.notify.payload import (
     notified_entity,
     representation,
 )
-from mims.context.notify.senders import DeliveryFailed, send_http, send_mqtt
+from mims.context.notify.senders import DeliveryFailed, MqttPublishers, send_http
 from mims.context.storage import SqlEntityStore, TenantNotFound
 from mims.context.storage.base import EntityQuery
 from mims.context.storage.events import ChangeEvent, Listener
@@ -85,6 +85,7 @@ class Dispatcher:
             limits=httpx.Limits(max_connections=settings.notification_concurrency, max_keepalive_connections=32),
             timeout=settings.notification_timeout,
         )
+        self._mqtt = MqttPublishers()
         self._tasks: set[asyncio.Task[None]] = set()
         self._compiled: dict[tuple[int, datetime], CompiledSubscription] = {}
         self._runner: asyncio.Task[None] | None = None
@@ -103,6 +104,7 @@ class Dispatcher:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         await self._client.aclose()
+        await self._mqtt.close()
 
     async def _run(self) -> None:
         while True:
@@ -216,7 +218,7 @@ class Dispatcher:
         try:
             if endpoint["uri"].startswith("mqtt"):
                 info = {pair["key"]: pair["value"] for pair in endpoint.get("notifierInfo", ())}
-                await send_mqtt(endpoint["uri"], delivery.payload, headers, info, timeout)
+                await self._mqtt.publish(endpoint["uri"], delivery.payload, headers, info, timeout)
             else:
                 await send_http(self._client, endpoint["uri"], delivery.payload, headers, timeout)
         except DeliveryFailed as error:
