@@ -31,12 +31,14 @@ from mims.context.query import (
     Or,
     Pattern,
     Range,
+    ScopeTerm,
     Term,
     Text,
     TimeValue,
     Uri,
     ValueList,
 )
+from mims.context.query import parse_scope_q
 from mims.context.query.regex import PatternError, check_pattern
 from mims.context.service import SPEC
 from mims.context.storage import EntityQuery, SqlEntityStore
@@ -45,8 +47,10 @@ from mims.context.storage.filters import (
     GeoFilter,
     IdPatternFilter,
     QFilter,
+    ScopeFilter,
     TypeFilter,
 )
+from mims.context.storage.sqlfilters import compile_filter
 from mims.context.storage.indexing import index_entity
 from mims.kit import storage
 
@@ -120,9 +124,16 @@ def corpus(size: int = 80, seed: int = 9457) -> list[dict]:
             "modifiedAt": "2026-11-21T10:00:00.000000Z",
             "attributes": attributes,
         })
+    scopes = random.Random(seed + 1)  # a stream of its own: the rest of the corpus stays as it was
+    for entity in entities:
+        if scopes.random() < 0.7:
+            entity["scope"] = list(dict.fromkeys(
+                "".join("/" + scopes.choice(SCOPE_LEVELS) for _ in range(scopes.randint(1, 3)))
+                for _ in range(scopes.randint(1, 2))))
     return entities
 
 
+SCOPE_LEVELS = ("Rotterdam", "Rotterdamse", "Centrum", "Noord", "a_b", "Zuid", "é1")  # one the prefix of another
 CORPUS = corpus()
 
 
@@ -216,6 +227,14 @@ tree = st.recursive(
     | st.builds(Or, st.lists(children, min_size=2, max_size=3).map(tuple)),
     max_leaves=5,
 )
+scope_term = st.lists(st.sampled_from((*SCOPE_LEVELS, "+", "_", "Rotterdam_")), min_size=1, max_size=3).flatmap(
+    lambda levels: st.sampled_from([(*levels,), (*levels, "#")])).map(ScopeTerm) | st.just(ScopeTerm(("#",)))
+scope_tree = st.recursive(
+    scope_term,
+    lambda children: st.builds(And, st.lists(children, min_size=2, max_size=3).map(tuple))
+    | st.builds(Or, st.lists(children, min_size=2, max_size=3).map(tuple)),
+    max_leaves=4,
+)
 HYPOTHESIS = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
@@ -282,3 +301,19 @@ def test_geo_queries(backend: Backend, georel: str, geometry: str, coordinates: 
     if georel.startswith(("near;max", "within", "intersects", "disjoint")):
         assert expected, "the corpus should give this relation something to find"
 
+
+
+@HYPOTHESIS
+@given(node=scope_tree)
+def test_compiled_scope_queries_equal_the_reference(backend: Backend, node) -> None:
+    item = ScopeFilter(node)
+    assert compile_filter(item, "", backend.engine.dialect.name == "sqlite").exact  # decided in SQL alone
+    assert backend.ids(EntityQuery(filters=(item,))) == reference(item)
+
+
+def test_scope_queries_find_what_the_corpus_holds(backend: Backend) -> None:
+    for text in ("/Rotterdam", "/Rotterdam/#", "/+/Noord", "/#", "/Rotterdam,/Zuid/#", "/Zuid/#;/+/+", "/a_b/+/#"):
+        item = ScopeFilter(parse_scope_q(text))
+        expected = reference(item)
+        assert expected, f"{text} should select something in the corpus"
+        assert backend.ids(EntityQuery(filters=(item,))) == expected

@@ -10,11 +10,12 @@ parameters, never SQL text.
 
 What is not compiled exactly yields a prefilter that never loses a match (``exact`` False) and
 the caller confirms candidates with the filter's Python predicate: paths into compound values
-or NGSI-LD members, numbers beyond 2**53 (stored as doubles), scopeQ, the geo-queries (a box
+or NGSI-LD members, numbers beyond 2**53 (stored as doubles), the geo-queries (a box
 prefilter: R*Tree on SQLite, PostGIS ``&&`` on a GiST index on PostgreSQL, float columns where
 PostGIS is missing) and, on PostgreSQL, regular expressions (``~`` is POSIX ARE, not Python
 ``re``, the reference dialect). On SQLite, regular expressions run in Python ``re``
 through functions installed on each connection, after the same safety checks as everywhere.
+scopeQ (clause 4.19) compiles exactly on both, over the entity's stored scopes.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from mims.context.query import (
     Or,
     Pattern,
     Range,
+    ScopeTerm,
     Term,
     Text,
     TimeValue,
@@ -113,7 +115,35 @@ def compile_filter(item: Filter, tenant: str, sqlite: bool, *, postgis: bool = F
     if isinstance(item, GeoFilter):
         return Compiled(_geo(item, tenant, sqlite, postgis), False)
     assert isinstance(item, ScopeFilter)
-    return Compiled(sa.true(), False)
+    return Compiled(_scope(item.node, sqlite), True)
+
+
+def _scope(node: query.Node, sqlite: bool) -> Any:
+    """Clause 4.19 exactly: an entity matches a term when one of its scopes (stored as a list of
+    ``/``-led paths) does. Terms without ``+`` compare text; with ``+``, an anchored pattern."""
+    if isinstance(node, And | Or):
+        combine = sa.and_ if isinstance(node, And) else sa.or_
+        return combine(*(_scope(operand, sqlite) for operand in node.operands))
+    assert isinstance(node, ScopeTerm)
+    levels = node.levels
+    final = levels[-1] == "#"
+    fixed = levels[:-1] if final else levels
+    if sqlite:
+        held = sa.func.json_each(entities.c.doc, "$.scope").table_valued("value").alias()
+    else:
+        held = sa.func.jsonb_array_elements_text(entities.c.doc["scope"]).table_valued("value").alias()
+    scope = held.c.value
+    if "+" in fixed:
+        pattern = "^" + "".join("/[^/]+" if level == "+" else "/" + re.escape(level) for level in fixed)
+        pattern += "(/.*)?$" if final else "$"
+        matches = sa.func.context_regexp_full(pattern, scope) == 1 if sqlite else scope.op("~")(pattern)
+    else:
+        path = "".join("/" + level for level in fixed)
+        matches = scope == path
+        if final:
+            matches = sa.true() if not fixed else sa.or_(
+                matches, sa.func.substr(scope, 1, len(path) + 1) == path + "/")
+    return sa.exists().select_from(held).where(matches)
 
 
 def _type(expression: TypeExpression, tenant: str) -> Any:
