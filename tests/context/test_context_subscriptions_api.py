@@ -315,3 +315,51 @@ def test_periodic_subscription_notifies_matching_entities(client: TestClient, re
     # Generated one interval apart (receipt times jitter with delivery load, notifiedAt does not).
     first, second = (datetime.fromisoformat(r["body"]["notifiedAt"].replace("Z", "+00:00")) for r in received[:2])
     assert (second - first).total_seconds() >= 0.29
+
+
+def test_show_changes_and_removed_attributes(client: TestClient, receiver: Receiver) -> None:
+    """Clause 5.8.6: removed attributes are notified as the NGSI-LD Null; with showChanges the
+    notified attributes also carry what they held before the change."""
+    triggers = ["attributeUpdated", "attributeDeleted", "entityDeleted"]
+    create(client, subscription(receiver.url("/changes"), notificationTrigger=triggers, notification={
+        "endpoint": {"uri": receiver.url("/changes")}, "showChanges": True}))
+    create(client, subscription(receiver.url("/plain"), notificationTrigger=triggers))
+    assert client.post(ENTITIES, json=building(kind={"type": "VocabProperty", "vocab": "Depot"})).status_code == 201
+    entity = f"{ENTITIES}/urn:ngsi-ld:Building:1"
+    assert client.patch(f"{entity}/attrs", json={"name": {"type": "Property", "value": "Warehouse"},
+                                                 "kind": {"type": "VocabProperty", "vocab": "Store"}}).status_code == 204
+    receiver.wait(2)
+    time.sleep(0.3)
+    assert client.delete(f"{entity}/attrs/name").status_code == 204
+    receiver.wait(4)
+    time.sleep(0.3)
+    assert client.delete(entity).status_code == 204
+    received = receiver.wait(6)
+    time.sleep(0.3)
+    assert len(receiver.received) == 6
+    by_path: dict[str, list[dict[str, Any]]] = {}
+    for item in received:
+        assert ppi_schemas.is_valid(item["body"], "ngsi-ld-notification@1.0.0"), item["body"]
+        by_path.setdefault(item["path"], []).append(item["body"])
+    updated, deleted_name, deleted_entity = by_path["/changes"]
+    assert updated["triggerReason"] == "attributeUpdated"
+    assert updated["data"][0]["name"] == {"type": "Property", "value": "Warehouse", "previousValue": "Depot"}
+    assert updated["data"][0]["kind"] == {"type": "VocabProperty", "vocab": "Store", "previousVocab": "Depot"}
+    assert "previousValue" not in updated["data"][0]["location"]  # unchanged
+    assert deleted_name["data"][0]["name"] == {"type": "Property", "value": "urn:ngsi-ld:null",
+                                               "previousValue": "Warehouse"}
+    gone = deleted_entity["data"][0]
+    assert deleted_entity["triggerReason"] == "entityDeleted" and "deletedAt" in gone
+    assert gone["location"] == {"type": "GeoProperty", "value": "urn:ngsi-ld:null",
+                                "previousValue": {"type": "Point", "coordinates": [4.47, 51.92]}}
+    plain_updated, plain_deleted_name, plain_deleted_entity = by_path["/plain"]
+    assert plain_updated["data"][0]["name"] == {"type": "Property", "value": "Warehouse"}
+    assert plain_deleted_name["data"][0]["name"] == {"type": "Property", "value": "urn:ngsi-ld:null"}
+    assert set(plain_deleted_entity["data"][0]) == {"id", "type", "deletedAt"}
+
+
+def test_show_changes_is_refused_with_key_values(client: TestClient) -> None:
+    response = client.post(SUBS, json=subscription("http://127.0.0.1:9/n", notification={
+        "endpoint": {"uri": "http://127.0.0.1:9/n"}, "format": "keyValues", "showChanges": True}))
+    assert response.status_code == 400, response.text
+    assert response.json()["type"] == "https://uri.etsi.org/ngsi-ld/errors/BadRequestData"

@@ -73,6 +73,16 @@ RESERVED_NAMES = frozenset(
     | SYSTEM_MEMBERS
 )
 NGSI_LD_NULL = "urn:ngsi-ld:null"
+#: The NGSI-LD Null in the shape of each content member (clause 4.5: a null language map or list).
+NULL_CONTENT: dict[str, Any] = {
+    "value": NGSI_LD_NULL,
+    "object": NGSI_LD_NULL,
+    "vocab": NGSI_LD_NULL,
+    "json": NGSI_LD_NULL,
+    "languageMap": {"@none": NGSI_LD_NULL},
+    "valueList": [NGSI_LD_NULL],
+    "objectList": [{"object": NGSI_LD_NULL}],
+}
 # Per attribute type, the members that are not sub-attributes.
 _OWN_MEMBERS = {kind: COMMON_MEMBERS | EXTRA_MEMBERS.get(kind, frozenset()) | SYSTEM_MEMBERS | {content}
                 for kind, content in CONTENT_MEMBER.items()}

@@ -28,7 +28,7 @@ NORMALIZED, CONCISE, KEY_VALUES = "normalized", "concise", "keyValues"
 LOCATION = "https://uri.etsi.org/ngsi-ld/location"
 NONE_DATASET = "@none"  # selects the default instance in a datasetId filter
 _SYSTEM = ("createdAt", "modifiedAt")
-_IRI_MEMBERS = ("objectType", "vocab")
+_IRI_MEMBERS = ("objectType", "vocab", "previousVocab")
 
 
 @dataclass(frozen=True, slots=True)

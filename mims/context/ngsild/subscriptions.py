@@ -45,7 +45,7 @@ READ_ONLY = frozenset({"status", "createdAt", "modifiedAt"})
 NOTIFICATION_READ_ONLY = frozenset({"status", "timesSent", "timesFailed", "lastNotification", "lastSuccess", "lastFailure"})
 #: Members this broker cannot honour yet, refused rather than silently ignored.
 _UNSUPPORTED = ("temporalQ", "csf")
-_UNSUPPORTED_NOTIFICATION = ("showChanges", "join", "joinLevel")
+_UNSUPPORTED_NOTIFICATION = ("join", "joinLevel")
 _COPIED = ("subscriptionName", "description", "timeInterval", "throttling", "q", "scopeQ", "lang", "datasetId",
            "expiresAt", "isActive", "localOnly")
 _MAX_PATTERN = 256
@@ -196,6 +196,11 @@ def _notification(params: Mapping[str, Any], context: ActiveContext) -> dict[str
             stored[name] = [item if item in ENTITY_MEMBERS else context.expand_term(item) for item in params[name]]
     if "pick" in stored and "omit" in stored:
         raise BadRequestData("notification.pick and notification.omit cannot be used together (clause 4.21).")
+    if params.get("showChanges", False):
+        if stored["format"] == "keyValues":
+            raise BadRequestData("notification.showChanges cannot be true with format keyValues (clause 5.2.14).",
+                                 errors=[ProblemItem("/notification/showChanges", "not with format keyValues")])
+        stored["showChanges"] = True
     stored["endpoint"] = {"accept": "application/json", **params["endpoint"]}
     return stored
 

@@ -28,6 +28,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from mims.context.ngsild.context import ContextResolver
+from mims.context.notify.changes import changed_entity, removed
 from mims.context.notify.matching import CompiledSubscription
 from mims.context.notify.payload import (
     deleted_entity,
@@ -168,10 +169,16 @@ class Dispatcher:
         throttling = record.doc.get("throttling")
         if throttling is not None and not await take_throttle(connection, record.pk, now, throttling):
             return None
-        if row.kind == "deleted":
-            data = deleted_entity(entity, compiled.context, row.at)
+        how = representation(record.doc)
+        show_changes = record.doc["notification"].get("showChanges", False)
+        if row.kind != "deleted":
+            data = notified_entity(changed_entity(row.before, entity, show_changes), compiled.context, how)
+        elif show_changes:  # every attribute gone, with what it held
+            gone = {**entity, "attributes": {iri: [removed(instance, True) for instance in instances]
+                                             for iri, instances in entity["attributes"].items()}}
+            data = {**notified_entity(gone, compiled.context, how), "deletedAt": row.at}
         else:
-            data = notified_entity(entity, compiled.context, representation(record.doc))
+            data = deleted_entity(entity, compiled.context, row.at)
         return notification(record.doc, [data], compiled.context, utc_text(now), reason)
 
     async def _periodic(self) -> bool:

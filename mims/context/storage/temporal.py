@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from mims.context.ngsild.attributes import NULL_CONTENT
 from mims.context.storage.base import (
     DEFAULT_TENANT,
     Entity,
@@ -38,16 +39,7 @@ metadata = sa.MetaData()
 _PK = sa.BigInteger().with_variant(sa.Integer, "sqlite")
 _JSON = sa.JSON().with_variant(postgresql.JSONB, "postgresql")
 DEFAULT_DATASET = ""  # the dataset_id column of default instances (clause 4.5.5)
-NGSI_LD_NULL = "urn:ngsi-ld:null"
 _CHUNK = 1000  # ids per IN list, well under both backends' bound-parameter limits
-#: The members that hold an attribute's content (one per attribute type, clause 4.5).
-_CONTENT_MEMBERS = ("value", "object", "languageMap", "vocab", "json", "valueList", "objectList")
-#: The NGSI-LD Null in the shape of each content member (clause 4.5: a null language map or list).
-_NULL_CONTENT: dict[str, Any] = {
-    "languageMap": {"@none": NGSI_LD_NULL},
-    "valueList": [NGSI_LD_NULL],
-    "objectList": [{"object": NGSI_LD_NULL}],
-}
 
 temporal_entities = sa.Table(
     "context_temporal_entity",
@@ -404,8 +396,8 @@ def _by_key(entity: Entity | None) -> dict[tuple[str, str | None], dict[str, Any
 def _deletion(instance: Mapping[str, Any], at: str) -> dict[str, Any]:
     """The record of a removed attribute instance: same type and dataset, NGSI-LD Null content."""
     record = {key: instance[key] for key in ("type", "datasetId", "createdAt") if key in instance}
-    content = next((member for member in _CONTENT_MEMBERS if member in instance), "value")
-    record[content] = _NULL_CONTENT.get(content, NGSI_LD_NULL)
+    content = next((member for member in NULL_CONTENT if member in instance), "value")
+    record[content] = NULL_CONTENT[content]
     record["modifiedAt"] = record["deletedAt"] = at
     return record
 
