@@ -363,3 +363,40 @@ def test_show_changes_is_refused_with_key_values(client: TestClient) -> None:
         "endpoint": {"uri": "http://127.0.0.1:9/n"}, "format": "keyValues", "showChanges": True}))
     assert response.status_code == 400, response.text
     assert response.json()["type"] == "https://uri.etsi.org/ngsi-ld/errors/BadRequestData"
+
+
+def test_notifications_join_linked_entities(client: TestClient, receiver: Receiver) -> None:
+    """Clause 4.5.23 in notifications: inline puts the linked entity in the Relationship, flat
+    adds it to ``data``."""
+    create(client, subscription(receiver.url("/inline"), watchedAttributes=["owner"], notification={
+        "endpoint": {"uri": receiver.url("/inline")}, "join": "inline", "joinLevel": 2}))
+    create(client, subscription(receiver.url("/flat"), watchedAttributes=["owner"], notification={
+        "endpoint": {"uri": receiver.url("/flat")}, "join": "flat"}))
+    person = {"id": "urn:ngsi-ld:Person:1", "type": "Person", "name": {"type": "Property", "value": "Ada"},
+              "employer": {"type": "Relationship", "object": "urn:ngsi-ld:Company:1"}}
+    company = {"id": "urn:ngsi-ld:Company:1", "type": "Company", "name": {"type": "Property", "value": "Port"}}
+    for body in (company, person):
+        assert client.post(ENTITIES, json=body).status_code == 201
+    owned = building(owner={"type": "Relationship", "object": "urn:ngsi-ld:Person:1"})
+    assert client.post(ENTITIES, json=owned).status_code == 201
+    received = receiver.wait(2)
+    time.sleep(0.3)
+    assert len(receiver.received) == 2
+    by_path = {item["path"]: item["body"] for item in received}
+    inline = by_path["/inline"]["data"]
+    assert len(inline) == 1
+    linked = inline[0]["owner"]["entity"]
+    assert linked["id"] == "urn:ngsi-ld:Person:1" and linked["name"]["value"] == "Ada"
+    assert linked["employer"]["entity"]["name"]["value"] == "Port"  # joinLevel 2
+    flat = by_path["/flat"]["data"]
+    assert [item["id"] for item in flat] == ["urn:ngsi-ld:Building:1", "urn:ngsi-ld:Person:1"]
+    assert "entity" not in flat[0]["owner"]
+    for body in by_path.values():
+        assert ppi_schemas.is_valid(body, "ngsi-ld-notification@1.0.0")
+
+
+def test_invalid_join_in_a_subscription_is_400(client: TestClient) -> None:
+    response = client.post(SUBS, json=subscription("http://127.0.0.1:9/n", notification={
+        "endpoint": {"uri": "http://127.0.0.1:9/n"}, "join": "flat", "joinLevel": 50}))
+    assert response.status_code == 400, response.text
+    assert response.json()["errors"][0]["pointer"] == "/notification/joinLevel"

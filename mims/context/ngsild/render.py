@@ -29,6 +29,7 @@ LOCATION = "https://uri.etsi.org/ngsi-ld/location"
 NONE_DATASET = "@none"  # selects the default instance in a datasetId filter
 _SYSTEM = ("createdAt", "modifiedAt")
 _IRI_MEMBERS = ("objectType", "vocab", "previousVocab")
+LINKED = "entity"  # the member of a Relationship that carries its inlined linked entity
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +106,9 @@ def _instance(instance: Mapping[str, Any], context: ActiveContext, how: Represen
     for member, value in instance.items():
         if member in ("type", "attributes") or (member in _SYSTEM and not how.sys_attrs):
             continue
+        if member == LINKED:
+            rendered[member] = render_entity(value, context, _linked(how))
+            continue
         rendered[member] = _compact_names(value, context) if member in _IRI_MEMBERS else value
     for iri, subs in instance.get("attributes", {}).items():
         items = [_instance(sub, context, how) for sub in subs]
@@ -112,6 +116,11 @@ def _instance(instance: Mapping[str, Any], context: ActiveContext, how: Represen
     if how.format == CONCISE:
         return _concise(kind, rendered)
     return rendered
+
+
+def _linked(how: Representation) -> Representation:
+    """A linked entity (clause 4.5.23) is shown whole, in the representation of the response."""
+    return Representation(format=how.format, sys_attrs=how.sys_attrs, lang=how.lang)
 
 
 def _concise(kind: str, rendered: dict[str, Any]) -> Any:
@@ -127,6 +136,8 @@ def _key_value(instance: Mapping[str, Any], context: ActiveContext) -> Any:
     """Clause 4.5.3: an attribute reduced to its content."""
     kind = instance["type"]
     if kind == RELATIONSHIP:
+        if LINKED in instance:  # clause 4.5.23: the linked entity stands for its id
+            return render_entity(instance[LINKED], context, Representation(format=KEY_VALUES))
         return instance["object"]
     if kind == LIST_RELATIONSHIP:
         return [item["object"] for item in instance["objectList"]]

@@ -30,6 +30,7 @@ from mims.context.ngsild.errors import (
     OperationNotSupported,
     TooComplexQuery,
 )
+from mims.context.ngsild.linked import parse_join
 from mims.context.ngsild.params import ENTITY_MEMBERS
 from mims.context.ngsild.selection import TypeExpression, parse_type_expression
 from mims.kit.problems import ProblemItem
@@ -45,7 +46,6 @@ READ_ONLY = frozenset({"status", "createdAt", "modifiedAt"})
 NOTIFICATION_READ_ONLY = frozenset({"status", "timesSent", "timesFailed", "lastNotification", "lastSuccess", "lastFailure"})
 #: Members this broker cannot honour yet, refused rather than silently ignored.
 _UNSUPPORTED = ("temporalQ", "csf")
-_UNSUPPORTED_NOTIFICATION = ("join", "joinLevel")
 _COPIED = ("subscriptionName", "description", "timeInterval", "throttling", "q", "scopeQ", "lang", "datasetId",
            "expiresAt", "isActive", "localOnly")
 _MAX_PATTERN = 256
@@ -74,7 +74,6 @@ def normalize_subscription(body: Any, context: ActiveContext, now: datetime | No
         body["id"] = new_subscription_id()
     _check_schema(body)
     refused = [name for name in _UNSUPPORTED if name in body]
-    refused += [f"notification.{name}" for name in _UNSUPPORTED_NOTIFICATION if name in body["notification"]]
     if refused:
         raise OperationNotSupported(f"This broker does not support {', '.join(refused)} in subscriptions.")
     stored: dict[str, Any] = {"id": body["id"], "type": "Subscription"}
@@ -201,6 +200,10 @@ def _notification(params: Mapping[str, Any], context: ActiveContext) -> dict[str
             raise BadRequestData("notification.showChanges cannot be true with format keyValues (clause 5.2.14).",
                                  errors=[ProblemItem("/notification/showChanges", "not with format keyValues")])
         stored["showChanges"] = True
+    join = parse_join(params.get("join"), str(params["joinLevel"]) if "joinLevel" in params else None, None,
+                      "/notification")
+    if join is not None:
+        stored["join"], stored["joinLevel"] = join.mode, join.level
     stored["endpoint"] = {"accept": "application/json", **params["endpoint"]}
     return stored
 

@@ -28,6 +28,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from mims.context.ngsild.context import ContextResolver
+from mims.context.ngsild.linked import INLINE, Join, inlined, linked_entities
 from mims.context.notify.changes import changed_entity, removed
 from mims.context.notify.matching import CompiledSubscription
 from mims.context.notify.payload import (
@@ -39,8 +40,9 @@ from mims.context.notify.payload import (
 )
 from mims.context.notify.senders import DeliveryFailed, MqttPublishers, send_http
 from mims.context.storage import SqlEntityStore, TenantNotFound
-from mims.context.storage.base import EntityQuery
+from mims.context.storage.base import Entity, EntityQuery
 from mims.context.storage.events import ChangeEvent, Listener
+from mims.context.storage.querying import query_entities
 from mims.context.storage.subscriptions import (
     Delivery,
     SubscriptionRecord,
@@ -172,14 +174,33 @@ class Dispatcher:
         how = representation(record.doc)
         show_changes = record.doc["notification"].get("showChanges", False)
         if row.kind != "deleted":
-            data = notified_entity(changed_entity(row.before, entity, show_changes), compiled.context, how)
-        elif show_changes:  # every attribute gone, with what it held
+            data = await self._joined(connection, record, [changed_entity(row.before, entity, show_changes)])
+            return notification(record.doc, [notified_entity(item, compiled.context, how) for item in data],
+                                compiled.context, utc_text(now), reason)
+        if show_changes:  # every attribute gone, with what it held
             gone = {**entity, "attributes": {iri: [removed(instance, True) for instance in instances]
                                              for iri, instances in entity["attributes"].items()}}
             data = {**notified_entity(gone, compiled.context, how), "deletedAt": row.at}
         else:
             data = deleted_entity(entity, compiled.context, row.at)
         return notification(record.doc, [data], compiled.context, utc_text(now), reason)
+
+    @staticmethod
+    async def _joined(connection: AsyncConnection, record: SubscriptionRecord, entities: list[Entity]) -> list[Entity]:
+        """The notified entities with what ``join`` asks of linked entities (clause 4.5.23)."""
+        params = record.doc["notification"]
+        if "join" not in params:
+            return entities
+        join = Join(params["join"], params.get("joinLevel", 1))
+
+        async def fetch(ids: list[str]) -> dict[str, Entity]:
+            page = await query_entities(connection, record.tenant, EntityQuery(ids=tuple(ids)), len(ids), 0, False)
+            return {item["id"]: item for item in page.entities}
+
+        linked = await linked_entities(entities, join, fetch)
+        if join.mode == INLINE:
+            return [inlined(entity, linked, join) for entity in entities]
+        return [*entities, *linked.values()]
 
     async def _periodic(self) -> bool:
         now = datetime.now(UTC)
@@ -194,7 +215,9 @@ class Dispatcher:
                 continue
             if page.entities:
                 how = representation(record.doc)
-                data = [notified_entity(entity, compiled.context, how) for entity in page.entities]
+                async with self._engine.connect() as connection:
+                    joined = await self._joined(connection, record, page.entities)
+                data = [notified_entity(entity, compiled.context, how) for entity in joined]
                 payload = notification(record.doc, data, compiled.context, utc_text(now), None)
                 async with begin_write(self._engine) as connection:
                     await enqueue(connection, [(record.pk, payload)], now)
