@@ -25,6 +25,7 @@ from mims.context.api.common import (
     tenant_headers,
 )
 from mims.context.api.openapi import ENTITY, entity_fragment, ppi_ref, request_body
+from mims.context.api.paths import RawPathRoute
 from mims.context.ngsild.attributes import is_uri
 from mims.context.ngsild.context import ActiveContext
 from mims.context.ngsild.entity import check_entity_id, utc_now
@@ -45,7 +46,7 @@ from mims.context.storage import SqlEntityStore
 from mims.context.storage.base import Entity
 from mims.kit.auth import require_scopes
 
-router = APIRouter(prefix=PREFIX, tags=["attributes"])
+router = APIRouter(prefix=PREFIX, tags=["attributes"], route_class=RawPathRoute)
 
 Store = Annotated[SqlEntityStore, Depends(store)]
 Tenant = Annotated[str, Depends(tenant)]

@@ -33,6 +33,7 @@ from mims.context.api.common import (
 )
 from mims.context.api.entities import query_response
 from mims.context.api.openapi import entity_ids, entity_list, query, request_body
+from mims.context.api.paths import RawPathRoute
 from mims.context.ngsild.context import ActiveContext, request_contexts
 from mims.context.ngsild.entity import check_entity_id, normalize_entity, utc_now
 from mims.context.ngsild.errors import (
@@ -58,7 +59,7 @@ from mims.context.storage.filters import Filter
 from mims.context.storage.sql import Plan, Written
 from mims.kit.auth import require_scopes
 
-router = APIRouter(prefix=f"{PREFIX}/entityOperations", tags=["batch operations"])
+router = APIRouter(prefix=f"{PREFIX}/entityOperations", tags=["batch operations"], route_class=RawPathRoute)
 
 Store = Annotated[SqlEntityStore, Depends(store)]
 Tenant = Annotated[str, Depends(tenant)]

@@ -16,7 +16,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from functools import partial
 from typing import Annotated, Any
-from urllib.parse import quote
 
 import httpx
 from fastapi import APIRouter, Depends, FastAPI, Request
@@ -33,6 +32,7 @@ from mims.context.api.common import (
     tenant_headers,
 )
 from mims.context.api.openapi import REGISTRATION, SUBSCRIPTION, ppi_ref, request_body
+from mims.context.api.paths import RawPathRoute, path_segment
 from mims.context.ngsild import csource_subscriptions as subs
 from mims.context.ngsild.context import ActiveContext, context_link
 from mims.context.ngsild.csources import (
@@ -76,7 +76,7 @@ REGISTRATIONS = f"{PREFIX}/csourceRegistrations"
 SUBSCRIPTIONS = f"{PREFIX}/csourceSubscriptions"
 _SYSTEM = ("createdAt", "modifiedAt")
 
-router = APIRouter(prefix=PREFIX, tags=["context sources"])
+router = APIRouter(prefix=PREFIX, tags=["context sources"], route_class=RawPathRoute)
 Tenant = Annotated[str, Depends(tenant)]
 READ = [Depends(require_scopes("context:read"))]
 WRITE = [Depends(require_scopes("context:write"))]
@@ -130,7 +130,7 @@ async def register_csource(request: Request, tenant_name: Tenant) -> Response:
         ) from None
     await _notify_change(request, tenant_name, None, registration)
     headers = {
-        "Location": f"{REGISTRATIONS}/{quote(registration['id'], safe=':')}",
+        "Location": f"{REGISTRATIONS}/{path_segment(registration['id'])}",
         **tenant_headers(request),
     }
     return Response(status_code=201, headers=headers)
@@ -322,7 +322,7 @@ async def create_csource_subscription(
             f"Subscription {subscription['id']} already exists."
         ) from None
     headers = {
-        "Location": f"{SUBSCRIPTIONS}/{quote(subscription['id'], safe=':')}",
+        "Location": f"{SUBSCRIPTIONS}/{path_segment(subscription['id'])}",
         **tenant_headers(request),
     }
     return Response(status_code=201, headers=headers)

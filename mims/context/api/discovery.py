@@ -17,6 +17,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response
 
 from mims.context.api.common import PREFIX, json_response, query_context, tenant
+from mims.context.api.paths import RawPathRoute
 from mims.context.ngsild.context import ActiveContext
 from mims.context.ngsild.errors import (
     BadRequestData,
@@ -28,7 +29,9 @@ from mims.context.storage import TenantNotFound
 from mims.context.storage.discovery import AttributeDetails, Discovery, TypeDetails
 from mims.kit.auth import require_scopes
 
-router = APIRouter(prefix=PREFIX, tags=["discovery"], dependencies=[Depends(require_scopes("context:read"))])
+router = APIRouter(
+    prefix=PREFIX, tags=["discovery"], dependencies=[Depends(require_scopes("context:read"))], route_class=RawPathRoute
+)
 
 Tenant = Annotated[str, Depends(tenant)]
 Text = Annotated[str | None, Query()]

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Annotated, Any
-from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response
@@ -28,6 +27,7 @@ from mims.context.api.common import (
 )
 from mims.context.api.csources import federated_query, federated_retrieve
 from mims.context.api.openapi import entity_fragment, ppi_ref, request_body
+from mims.context.api.paths import RawPathRoute, path_segment
 from mims.context.ngsild.context import ActiveContext
 from mims.context.ngsild.entity import check_entity_id, normalize_entity, utc_now
 from mims.context.ngsild.errors import AlreadyExists, NonexistentTenant, ResourceNotFound
@@ -42,7 +42,7 @@ from mims.kit.auth import require_scopes
 
 ENTITY_PPI = "ngsi-ld-entity@1.0.0"
 
-router = APIRouter(prefix=PREFIX, tags=["entities"])
+router = APIRouter(prefix=PREFIX, tags=["entities"], route_class=RawPathRoute)
 
 Store = Annotated[SqlEntityStore, Depends(store)]
 Tenant = Annotated[str, Depends(tenant)]
@@ -52,7 +52,7 @@ MERGE_MEDIA_TYPES = (*BODY_MEDIA_TYPES, MERGE_PATCH)
 
 
 def entity_location(entity_id: str) -> str:
-    return f"{PREFIX}/entities/{quote(entity_id, safe=':')}"
+    return f"{PREFIX}/entities/{path_segment(entity_id)}"
 
 
 @router.post(

@@ -25,6 +25,7 @@ from starlette.responses import Response
 
 from mims.context.api.common import PREFIX, resolver, tenant, tenant_headers
 from mims.context.api.openapi import local_context, request_body
+from mims.context.api.paths import RawPathRoute
 from mims.context.ngsild.errors import (
     BadRequestData,
     InvalidRequest,
@@ -39,7 +40,9 @@ from mims.kit.auth import require_scopes
 from ppi_schemas.jsonld import ContextNotAvailable
 from ppi_schemas.jsonld.loader import NGSI_LD_CORE_CONTEXT_URL
 
-router = APIRouter(prefix=PREFIX, tags=["@context management"], dependencies=[Depends(tenant)])
+router = APIRouter(
+    prefix=PREFIX, tags=["@context management"], dependencies=[Depends(tenant)], route_class=RawPathRoute
+)
 
 Text = Annotated[str | None, Query()]
 logger = logging.getLogger(__name__)

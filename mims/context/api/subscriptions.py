@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Annotated, Any
-from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response
@@ -26,6 +25,7 @@ from mims.context.api.common import (
     tenant_headers,
 )
 from mims.context.api.openapi import SUBSCRIPTION, ppi_ref, request_body
+from mims.context.api.paths import RawPathRoute, path_segment
 from mims.context.ngsild.attributes import is_uri
 from mims.context.ngsild.context import ActiveContext
 from mims.context.ngsild.errors import (
@@ -50,7 +50,7 @@ from mims.context.storage.subscriptions import (
 )
 from mims.kit.auth import require_scopes
 
-router = APIRouter(prefix=PREFIX, tags=["subscriptions"])
+router = APIRouter(prefix=PREFIX, tags=["subscriptions"], route_class=RawPathRoute)
 
 Tenant = Annotated[str, Depends(tenant)]
 Text = Annotated[str | None, Query()]
@@ -102,7 +102,7 @@ async def create_subscription(request: Request, store: Store, tenant_name: Tenan
         await store.create(tenant_name, doc, contexts, datetime.now(UTC))
     except SubscriptionExists:
         raise AlreadyExists(f"Subscription {doc['id']} already exists.") from None
-    location = f"{PREFIX}/subscriptions/{quote(doc['id'], safe=':')}"
+    location = f"{PREFIX}/subscriptions/{path_segment(doc['id'])}"
     return Response(status_code=201, headers={"Location": location, **tenant_headers(request)})
 
 

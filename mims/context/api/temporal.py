@@ -10,7 +10,6 @@ Instance). Long histories come back as 206 Partial Content with a ``Content-Rang
 from __future__ import annotations
 
 from typing import Annotated, Any
-from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response
@@ -25,6 +24,7 @@ from mims.context.api.common import (
     tenant_headers,
 )
 from mims.context.api.openapi import ENTITY, entity_fragment, ppi_ref, request_body
+from mims.context.api.paths import RawPathRoute, path_segment
 from mims.context.ngsild.context import ActiveContext
 from mims.context.ngsild.entity import check_entity_id, utc_now
 from mims.context.ngsild.errors import BadRequestData, NonexistentTenant, ResourceNotFound
@@ -43,7 +43,7 @@ from mims.context.storage import TenantNotFound
 from mims.context.storage.temporal import TemporalEntityNotFound, TemporalStore
 from mims.kit.auth import require_scopes
 
-router = APIRouter(prefix=PREFIX, tags=["temporal"])
+router = APIRouter(prefix=PREFIX, tags=["temporal"], route_class=RawPathRoute)
 
 READ = [Depends(require_scopes("context:read"))]
 WRITE = [Depends(require_scopes("context:write"))]
@@ -59,7 +59,7 @@ Tenant = Annotated[str, Depends(tenant)]
 
 
 def temporal_location(entity_id: str) -> str:
-    return f"{PREFIX}/temporal/entities/{quote(entity_id, safe=':')}"
+    return f"{PREFIX}/temporal/entities/{path_segment(entity_id)}"
 
 
 def _no_content(request: Request, status: int = 204, headers: dict[str, str] | None = None) -> Response:
