@@ -31,6 +31,7 @@ from mims.context.api.paths import RawPathRoute, path_segment
 from mims.context.ngsild.context import ActiveContext
 from mims.context.ngsild.entity import check_entity_id, normalize_entity, utc_now
 from mims.context.ngsild.errors import AlreadyExists, NonexistentTenant, ResourceNotFound
+from mims.context.ngsild.linked import INLINE, Join, inlined, linked_entities, parse_join
 from mims.context.ngsild.mediatypes import BODY_MEDIA_TYPES, ENTITY_MEDIA_TYPES, GEO_JSON, MERGE_PATCH, negotiate
 from mims.context.ngsild.mutations import merge_entity, normalize_fragment, normalize_replacement, replace_entity
 from mims.context.ngsild.params import paging, representation
@@ -91,22 +92,46 @@ async def retrieve_entity(
     lang: Text = None,
     datasetId: Text = None,  # noqa: N803
     geometryProperty: Text = None,  # noqa: N803
+    join: Text = None,
+    joinLevel: Text = None,  # noqa: N803
+    containedBy: Text = None,  # noqa: N803
 ) -> Response:
     check_entity_id(entityId, "/entityId")
     media_type = negotiate(request.headers.get("accept"), ENTITY_MEDIA_TYPES)
     context = await query_context(request)
     how = representation(request.query_params, context)
+    linking = parse_join(join, joinLevel, containedBy)
     try:
         entity, federation_headers = await federated_retrieve(request, entities, tenant_name, entityId, context)
     except TenantNotFound:
         raise NonexistentTenant(f"Tenant {tenant_name!r} does not exist.") from None
     if entity is None:
         raise ResourceNotFound(f"Entity {entityId} does not exist.", headers=federation_headers)
+    shown = await joined(entities, tenant_name, [entity], linking)
     if media_type == GEO_JSON:
         geometry = context.expand_term(geometryProperty) if geometryProperty else LOCATION
-        body = render_feature(entity, context, how, geometry)
+        features = [render_feature(item, context, how, geometry) for item in shown]
+        body = features[0] if len(shown) == 1 else feature_collection(features)
         return json_response(request, body, context, media_type, federation_headers)
-    return json_response(request, render_entity(entity, context, how), context, media_type, federation_headers)
+    rendered = [render_entity(item, context, how) for item in shown]
+    body = rendered[0] if linking is None or linking.mode == INLINE else rendered  # flat: an array
+    return json_response(request, body, context, media_type, federation_headers)
+
+
+async def joined(entities: SqlEntityStore, tenant_name: str, found: list[Entity], linking: Join | None) -> list[Entity]:
+    """``found`` with the linked entities ``join`` asks for (clause 4.5.23): inlined into their
+    Relationships, or after ``found`` for ``flat``. Linked entities are looked up locally."""
+    if linking is None:
+        return found
+
+    async def fetch(ids: list[str]) -> dict[str, Entity]:
+        page = await entities.query(tenant_name, EntityQuery(ids=tuple(ids)), len(ids), 0, False)
+        return {item["id"]: item for item in page.entities}
+
+    linked = await linked_entities(found, linking, fetch)
+    if linking.mode == INLINE:
+        return [inlined(entity, linked, linking) for entity in found]
+    return [*found, *linked.values()]
 
 
 @router.delete(
@@ -155,6 +180,9 @@ async def query_entities(
     offset: Text = None,
     count: Text = None,
     local: Text = None,
+    join: Text = None,
+    joinLevel: Text = None,  # noqa: N803
+    containedBy: Text = None,  # noqa: N803
 ) -> Response:
     context = await query_context(request)
     params = request.query_params
@@ -177,6 +205,7 @@ async def query_response(
     settings = request.app.state.settings
     media_type = negotiate(request.headers.get("accept"), ENTITY_MEDIA_TYPES)
     how = representation(params, context)
+    linking = parse_join(params.get("join"), params.get("joinLevel"), params.get("containedBy"))
     page = paging(params.get("limit"), params.get("offset"), params.get("count"), settings.default_limit, settings.max_limit)
     try:
         found, headers = await federated_query(
@@ -186,12 +215,13 @@ async def query_response(
         raise NonexistentTenant(f"Tenant {tenant_name!r} does not exist.") from None
     if found.count is not None:
         headers[RESULTS_COUNT_HEADER] = str(found.count)
+    shown = await joined(entities, tenant_name, list(found.entities), linking)
     if media_type == GEO_JSON:
         geometry_property = params.get("geometryProperty")
         geometry_iri = context.expand_term(geometry_property) if geometry_property else LOCATION
-        body = feature_collection([render_feature(e, context, how, geometry_iri) for e in found.entities])
+        body = feature_collection([render_feature(e, context, how, geometry_iri) for e in shown])
         return json_response(request, body, context, media_type, headers)
-    body = [render_entity(entity, context, how) for entity in found.entities]
+    body = [render_entity(entity, context, how) for entity in shown]
     return json_response(request, body, context, media_type, headers)
 
 
