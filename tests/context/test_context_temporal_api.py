@@ -246,3 +246,23 @@ def test_unknown_entity_tenant_and_invalid_body(broker):
     assert broker.post(TEMPORAL, json=vehicle(), headers=tenant).status_code == 201
     assert values(broker.get(f"{TEMPORAL}/{VEHICLE}", headers=tenant).json(), "speed") == [10, 20, 30, 40]
     problem(broker.get(f"{TEMPORAL}/{VEHICLE}"), 404, "ResourceNotFound")
+
+
+def test_query_via_post_takes_a_query_with_temporal_q(broker):
+    """Clause 6.24: the Query's selectors, q and temporalQ select like the URL parameters do."""
+    broker.post(TEMPORAL, json=vehicle())
+    broker.post(TEMPORAL, json=vehicle("urn:ngsi-ld:Vehicle:2", speeds=(40, 30, 20, 5)))
+    query = {"type": "Query", "entities": [{"type": "Vehicle", "idPattern": ".*:2$"}, {"id": VEHICLE}],
+             "q": "speed>0", "attrs": ["speed"], "temporalQ": {"timerel": "before", "timeAt": T12}}
+    found = broker.post("/ngsi-ld/v1/temporal/entityOperations/query", json=query, params={"count": "true"})
+    assert found.status_code == 200, found.text
+    assert found.headers["ngsild-results-count"] == "2"
+    assert [(body["id"], values(body, "speed")) for body in found.json()] == [
+        (VEHICLE, [10, 20]), ("urn:ngsi-ld:Vehicle:2", [40, 30])]
+    assert all("status" not in body for body in found.json())
+    last = broker.post("/ngsi-ld/v1/temporal/entityOperations/query", params={"lastN": "1"},
+                       json={"type": "Query", "entities": [{"id": "urn:ngsi-ld:Vehicle:2"}]})
+    assert [values(body, "speed") for body in last.json()] == [[5]]
+    problem(broker.post("/ngsi-ld/v1/temporal/entityOperations/query", json={"type": "Query", "temporalQ": "soon"}),
+            400, "BadRequestData")
+    problem(broker.post("/ngsi-ld/v1/temporal/entityOperations/query", json={"entities": []}), 400, "BadRequestData")

@@ -13,7 +13,7 @@ With ``application/ld+json`` every entity carries its own @context (clause 6.3.5
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -52,10 +52,9 @@ from mims.context.ngsild.mutations import (
     normalize_fragment,
     replace_entity,
 )
-from mims.context.ngsild.selection import entity_query
-from mims.context.storage import EntityQuery, SqlEntityStore, TenantNotFound
+from mims.context.ngsild.query_body import query_selection
+from mims.context.storage import SqlEntityStore, TenantNotFound
 from mims.context.storage.base import Entity
-from mims.context.storage.filters import Filter
 from mims.context.storage.sql import Plan, Written
 from mims.kit.auth import require_scopes
 
@@ -172,12 +171,8 @@ async def batch_delete(request: Request, entities: Store, tenant_name: Tenant) -
 @router.post("/query", summary="Query Entities via POST (clause 6.23.3.1)", dependencies=[Depends(require_scopes("context:read"))], openapi_extra=request_body(query()))
 async def batch_query(request: Request, entities: Store, tenant_name: Tenant) -> Response:
     body, context = await read_body(request)
-    params = {**request.query_params, **_query_params(body)}
-    selectors = body.get("entities") or [{}]
-    if not isinstance(selectors, list) or not all(isinstance(selector, dict) for selector in selectors):
-        raise BadRequestData("entities of a Query is an array of EntitySelector objects.")
-    queries = [entity_query({**params, **_selector_params(selector)}, context) for selector in selectors]
-    return await query_response(request, entities, tenant_name, context, _any_of(queries), params)
+    selection, params = query_selection(body, request.query_params, context)
+    return await query_response(request, entities, tenant_name, context, selection, params)
 
 
 # -- running a batch -------------------------------------------------------------------------
@@ -293,68 +288,3 @@ async def _entities(request: Request) -> list[_Item]:
 # -- POST /entityOperations/query ------------------------------------------------------------
 
 
-def _query_params(body: Any) -> dict[str, str]:
-    """The members of a Query (clause 5.2.23) as the parameters of Query Entities."""
-    if not isinstance(body, Mapping) or body.get("type") != "Query":
-        raise BadRequestData('The body of entityOperations/query is a Query: a JSON object with "type": "Query".')
-    params: dict[str, str] = {}
-    for member in ("q", "scopeQ", "lang"):
-        if member in body:
-            params[member] = _text(body[member], member)
-    if "attrs" in body:
-        attrs = body["attrs"]
-        if not isinstance(attrs, list) or not attrs or not all(isinstance(name, str) for name in attrs):
-            raise BadRequestData("attrs of a Query is a non-empty array of attribute names.")
-        params["attrs"] = ",".join(attrs)
-    geo = body.get("geoQ")
-    if geo is not None:
-        if not isinstance(geo, Mapping):
-            raise BadRequestData("geoQ of a Query is an object (clause 5.2.13).")
-        for member in ("georel", "geometry", "geoproperty"):
-            if member in geo:
-                params[member] = _text(geo[member], f"geoQ.{member}")
-        if "coordinates" in geo:
-            coordinates = geo["coordinates"]
-            params["coordinates"] = coordinates if isinstance(coordinates, str) else orjson.dumps(coordinates).decode()
-    return params
-
-
-def _selector_params(selector: Mapping[str, Any]) -> dict[str, str]:
-    """An EntitySelector (clause 5.2.33) as the id, idPattern and type parameters."""
-    return {member: _text(selector[member], f"entities.{member}") for member in ("id", "idPattern", "type") if member in selector}
-
-
-def _text(value: Any, member: str) -> str:
-    if not isinstance(value, str):
-        raise BadRequestData(f"{member} of a Query must be a string.")
-    return value
-
-
-def _any_of(queries: list[EntityQuery]) -> EntityQuery:
-    """Several EntitySelectors select the union of what each selects.
-
-    Conditions every selector shares (q, attrs, scopeQ, geoQ come from the Query itself) stay
-    filters storage can index; the selectors' own conditions become one predicate.
-    """
-    if len(queries) == 1:
-        return queries[0]
-    shared = tuple(each for each in queries[0].filters if all(each in query.filters for query in queries[1:]))
-    own = [(query, [each for each in query.filters if each not in shared]) for query in queries]
-    ids = None if any(query.ids is None for query in queries) else tuple(sorted({i for query in queries for i in query.ids or ()}))
-    types = None if any(query.types is None for query in queries) else tuple(sorted({t for query in queries for t in query.types or ()}))
-    return EntityQuery(
-        ids=ids,
-        types=types,
-        filters=shared,
-        matches=lambda entity: any(_selects(query, filters, entity) for query, filters in own),
-    )
-
-
-def _selects(query: EntityQuery, filters: list[Filter], entity: Mapping[str, Any]) -> bool:
-    if query.ids is not None and entity["id"] not in query.ids:
-        return False
-    if query.types is not None and set(query.types).isdisjoint(entity["type"]):
-        return False
-    if not all(each.matches(entity) for each in filters):
-        return False
-    return query.matches is None or query.matches(entity)

@@ -3,12 +3,14 @@
 ``/temporal/entities`` (6.18: Create or Update Temporal Representation 5.6.11, Query Temporal
 Evolution 5.7.4), ``/temporal/entities/{entityId}`` (6.19: Retrieve 5.7.3, Delete 5.6.16),
 ``.../attrs`` (6.20: Add Attributes 5.6.12), ``.../attrs/{attrId}`` (6.21: Delete Attribute
-5.6.13) and ``.../attrs/{attrId}/{instanceId}`` (6.22: Modify 5.6.14 and Delete 5.6.15 Attribute
-Instance). Long histories come back as 206 Partial Content with a ``Content-Range`` header.
+5.6.13), ``.../attrs/{attrId}/{instanceId}`` (6.22: Modify 5.6.14 and Delete 5.6.15 Attribute
+Instance) and ``/temporal/entityOperations/query`` (6.24: Query Temporal Evolution via POST, a
+Query with temporalQ as the body). Long histories come back as 206 Partial Content with a ``Content-Range`` header.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -23,13 +25,14 @@ from mims.context.api.common import (
     tenant,
     tenant_headers,
 )
-from mims.context.api.openapi import ENTITY, entity_fragment, ppi_ref, request_body
+from mims.context.api.openapi import ENTITY, entity_fragment, ppi_ref, query, request_body
 from mims.context.api.paths import RawPathRoute, path_segment
 from mims.context.ngsild.context import ActiveContext
 from mims.context.ngsild.entity import check_entity_id, utc_now
 from mims.context.ngsild.errors import BadRequestData, NonexistentTenant, ResourceNotFound
 from mims.context.ngsild.mediatypes import negotiate
 from mims.context.ngsild.params import paging
+from mims.context.ngsild.query_body import query_selection
 from mims.context.ngsild.selection import entity_query
 from mims.context.ngsild.temporal import (
     TemporalPage,
@@ -39,7 +42,7 @@ from mims.context.ngsild.temporal import (
     render_temporal,
     temporal_request,
 )
-from mims.context.storage import TenantNotFound
+from mims.context.storage import EntityQuery, TenantNotFound
 from mims.context.storage.temporal import TemporalEntityNotFound, TemporalStore
 from mims.kit.auth import require_scopes
 
@@ -113,13 +116,30 @@ async def query_temporal_entities(
     offset: Text = None,
     count: Text = None,
 ) -> Response:
-    settings = request.app.state.settings
-    media_type = negotiate(request.headers.get("accept"))
     context = await query_context(request)
     params = request.query_params
+    return await _temporal_query(request, store, tenant_name, context, entity_query(params, context), params)
+
+
+@router.post("/temporal/entityOperations/query",
+             summary="Query Temporal Evolution of Entities via POST (clause 6.24.3.1)", dependencies=READ,
+             openapi_extra=request_body(query()))
+async def query_temporal_entities_via_post(request: Request, store: History, tenant_name: Tenant) -> Response:
+    body, context = await read_body(request)
+    selection, params = query_selection(body, request.query_params, context)
+    return await _temporal_query(request, store, tenant_name, context, selection, params)
+
+
+async def _temporal_query(
+    request: Request, store: TemporalStore, tenant_name: str, context: ActiveContext, selection: EntityQuery,
+    params: Mapping[str, Any],
+) -> Response:
+    """The page of temporal entities ``selection`` finds, shaped by ``params`` (clause 6.18.3.2)."""
+    settings = request.app.state.settings
+    media_type = negotiate(request.headers.get("accept"))
     wanted = temporal_request(params, context)
-    selection = entity_query(params, context)
-    page = paging(limit, offset, count, settings.default_limit, settings.max_limit)
+    page = paging(params.get("limit"), params.get("offset"), params.get("count"), settings.default_limit,
+                  settings.max_limit)
     try:
         found, total = await store.query(tenant_name, selection, wanted.instance_filter(), page.limit, page.offset, page.count)
     except TenantNotFound:
