@@ -304,3 +304,29 @@ def test_attrs_are_narrowed_to_what_a_source_registered(
     assert (
         broker.get(ENTITIES, params={"type": "Building", "attrs": "name"}).json() == []
     )
+
+
+def test_registrations_report_how_their_sources_answered(
+    broker: TestClient, source: tuple[str, httpx.Client]
+) -> None:
+    """Clause 5.2.9: timesSent, timesFailed, lastSuccess, lastFailure and status of each registration."""
+    url, _ = source
+    register(broker, url, id="urn:ngsi-ld:ContextSourceRegistration:live")
+    register(broker, f"http://127.0.0.1:{free_port()}", id="urn:ngsi-ld:ContextSourceRegistration:dead")
+    fresh = broker.get(f"{REGISTRATIONS}/urn:ngsi-ld:ContextSourceRegistration:live").json()
+    assert "timesSent" not in fresh and "status" not in fresh  # never asked yet
+    for _ in range(2):
+        assert broker.get(ENTITIES, params={"type": "Building"}).status_code == 200
+    listed = {item["id"]: item for item in broker.get(REGISTRATIONS).json()}
+    live = listed["urn:ngsi-ld:ContextSourceRegistration:live"]
+    dead = listed["urn:ngsi-ld:ContextSourceRegistration:dead"]
+    assert (live["status"], live["timesSent"], live["timesFailed"]) == ("ok", 2, 0)
+    assert "lastSuccess" in live and "lastFailure" not in live
+    assert (dead["status"], dead["timesSent"], dead["timesFailed"]) == ("failed", 2, 2)
+    assert "lastFailure" in dead and "lastSuccess" not in dead
+    assert broker.get(ENTITIES, params={"type": "Building", "local": "true"}).status_code == 200
+    again = broker.get(f"{REGISTRATIONS}/urn:ngsi-ld:ContextSourceRegistration:live").json()
+    assert again["timesSent"] == 2  # local=true asks no source
+    assert broker.delete(f"{REGISTRATIONS}/urn:ngsi-ld:ContextSourceRegistration:dead").status_code == 204
+    register(broker, f"http://127.0.0.1:{free_port()}", id="urn:ngsi-ld:ContextSourceRegistration:dead")
+    assert "timesSent" not in broker.get(f"{REGISTRATIONS}/urn:ngsi-ld:ContextSourceRegistration:dead").json()

@@ -14,6 +14,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from functools import partial
 from typing import Annotated, Any
 
@@ -66,6 +67,9 @@ from mims.context.storage.base import Entity, Page
 from mims.context.storage.csources import (
     DocumentExists,
     DocumentStore,
+    forget_status,
+    record_answers,
+    registration_statuses,
     registrations,
     subscriptions,
     tenant_exists,
@@ -161,13 +165,18 @@ async def query_csources(request: Request, tenant_name: Tenant) -> Response:
 async def retrieve_csource(
     request: Request, registrationId: str, tenant_name: Tenant
 ) -> Response:
+    status = await registration_statuses(request.app.state.engine, tenant_name)
+
+    def rendered(document: dict[str, Any], context: ActiveContext, params: Any) -> dict[str, Any]:
+        return _rendered({**document, **status.get(document["id"], {})}, context, params)
+
     return await _document(
         request,
         _registrations(request),
         tenant_name,
         registrationId,
         "Registration",
-        _rendered,
+        rendered,
     )
 
 
@@ -210,6 +219,7 @@ async def delete_csource(
         pointer="/registrationId",
         delete=True,
     )
+    await forget_status(request.app.state.engine, tenant_name, registrationId)
     await _notify_change(request, tenant_name, removed, None)
     return Response(status_code=204, headers=tenant_headers(request))
 
@@ -229,9 +239,12 @@ def _rendered(
 
 
 async def _known(request: Request, tenant_name: str) -> list[Registration]:
+    """The tenant's registrations with their status members (clause 5.2.9)."""
     if not await tenant_exists(request.app.state.engine, tenant_name):
         raise NonexistentTenant(f"Tenant {tenant_name!r} does not exist.")
-    return await _registrations(request).all(tenant_name)
+    status = await registration_statuses(request.app.state.engine, tenant_name)
+    return [{**registration, **status.get(registration["id"], {})}
+            for registration in await _registrations(request).all(tenant_name)]
 
 
 async def _listing(
@@ -538,6 +551,7 @@ async def federated_query(
         offset,
         count,
     )
+    await record_answers(request.app.state.engine, tenant_name, outcome.answered, datetime.now(UTC))
     return outcome, _warning_headers(outcome)
 
 
@@ -562,6 +576,7 @@ async def federated_retrieve(
         entity_id,
         local,
     )
+    await record_answers(request.app.state.engine, tenant_name, outcome.answered, datetime.now(UTC))
     return (outcome.entities[0] if outcome.entities else None), _warning_headers(
         outcome
     )

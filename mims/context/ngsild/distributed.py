@@ -135,6 +135,7 @@ class Outcome:
     entities: list[Entity]
     count: int | None = None
     warnings: list[str] = field(default_factory=list)
+    answered: dict[str, bool] = field(default_factory=dict)  # registration id -> its source answered
 
 
 async def distributed_query(
@@ -174,7 +175,7 @@ async def distributed_query(
             for answer in answers
         )
         total = page.count + remote - overlaps
-    return Outcome(merged[offset:window], total, warnings)
+    return Outcome(merged[offset:window], total, warnings, _answered(chosen, answers))
 
 
 async def distributed_retrieve(
@@ -199,7 +200,13 @@ async def distributed_retrieve(
     merged, warnings, _ = _merge_all(
         [local] if local is not None else [], chosen, answers
     )
-    return Outcome(merged[:1], None, warnings)
+    return Outcome(merged[:1], None, warnings, _answered(chosen, answers))
+
+
+def _answered(registrations: list[Registration], answers: list[Answer]) -> dict[str, bool]:
+    """Whether each registration's source gave a usable answer (clause 5.2.9 status)."""
+    return {registration["id"]: answer.warning is None
+            for registration, answer in zip(registrations, answers, strict=True)}
 
 
 def _matching(

@@ -171,3 +171,59 @@ async def _ensure_tenant(connection: AsyncConnection, tenant: str) -> None:
         name=tenant, created_at=datetime.now(UTC)
     )
     await connection.execute(statement.on_conflict_do_nothing(index_elements=["name"]))
+
+
+# Clause 5.2.9 status of each registration: requests sent to its source and their outcome.
+statuses = sa.Table(
+    "context_csource_status",
+    metadata,
+    sa.Column("tenant", sa.String(256), primary_key=True),
+    sa.Column("registration_id", sa.Text, primary_key=True),
+    sa.Column("times_sent", sa.Integer, nullable=False),
+    sa.Column("times_failed", sa.Integer, nullable=False),
+    sa.Column("last_success", sa.DateTime(timezone=True)),
+    sa.Column("last_failure", sa.DateTime(timezone=True)),
+    sa.Column("status", sa.String(8), nullable=False),
+)
+
+
+async def record_answers(engine: AsyncEngine, tenant: str, answered: dict[str, bool], at: datetime) -> None:
+    """Count one request to each registration's source, ``True`` where it answered (clause 5.2.9)."""
+    if not answered:
+        return
+    async with begin_write(engine) as connection:
+        dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+        for registration_id, ok in sorted(answered.items()):
+            insert = dialect.insert(statuses).values(
+                tenant=tenant, registration_id=registration_id, times_sent=1, times_failed=0 if ok else 1,
+                last_success=at if ok else None, last_failure=None if ok else at, status="ok" if ok else "failed")
+            outcome = {"last_success": at} if ok else {"last_failure": at}
+            await connection.execute(insert.on_conflict_do_update(
+                index_elements=["tenant", "registration_id"],
+                set_={"times_sent": statuses.c.times_sent + 1,
+                      "times_failed": statuses.c.times_failed + (0 if ok else 1),
+                      "status": "ok" if ok else "failed", **outcome}))
+
+
+async def registration_statuses(engine: AsyncEngine, tenant: str) -> dict[str, dict[str, Any]]:
+    """Registration id -> its status members (``status``, ``timesSent``, ``timesFailed``,
+    ``lastSuccess``, ``lastFailure``) for the registrations whose source was ever asked."""
+    async with engine.connect() as connection:
+        rows = await connection.execute(sa.select(statuses).where(statuses.c.tenant == tenant))
+        return {row.registration_id: _status(row) for row in rows}
+
+
+async def forget_status(engine: AsyncEngine, tenant: str, registration_id: str) -> None:
+    """Drop a deleted registration's status, so a new one with its id starts afresh."""
+    async with begin_write(engine) as connection:
+        await connection.execute(statuses.delete().where(
+            statuses.c.tenant == tenant, statuses.c.registration_id == registration_id))
+
+
+def _status(row: Any) -> dict[str, Any]:
+    members: dict[str, Any] = {"status": row.status, "timesSent": row.times_sent, "timesFailed": row.times_failed}
+    for member, value in (("lastSuccess", row.last_success), ("lastFailure", row.last_failure)):
+        if value is not None:
+            moment = value if value.tzinfo else value.replace(tzinfo=UTC)
+            members[member] = moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return members
