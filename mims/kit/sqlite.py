@@ -20,6 +20,7 @@ import sqlite3
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from functools import partial
+from operator import itemgetter
 from typing import Any
 
 import aiosqlite
@@ -151,22 +152,37 @@ async def insert_rows(connection: AsyncConnection, table: sa.Table, rows: Sequen
     if connection.dialect.name != "sqlite":
         await connection.execute(table.insert(), rows)
         return
-    sql, steps = _compiled_insert(connection.dialect, table, tuple(rows[0]))
-    await connection.exec_driver_sql(
-        sql, [tuple(row[key] if process is None else process(row[key]) for key, process in steps) for row in rows])
+    sql, values, processors = _compiled_insert(connection.dialect, table, tuple(rows[0]))
+    if processors:
+        await connection.exec_driver_sql(sql, [_processed(values(row), processors) for row in rows])
+    else:
+        await connection.exec_driver_sql(sql, [values(row) for row in rows])
 
 
-_INSERTS: dict[tuple[int, sa.Table, tuple[str, ...]], tuple[str, list[tuple[str, Any]]]] = {}
+def _processed(values: tuple[Any, ...], processors: list[tuple[int, Callable[[Any], Any]]]) -> tuple[Any, ...]:
+    processed = list(values)
+    for index, process in processors:
+        processed[index] = process(processed[index])
+    return tuple(processed)
 
 
-def _compiled_insert(dialect: Any, table: sa.Table, keys: tuple[str, ...]) -> tuple[str, list[tuple[str, Any]]]:
+_Compiled = tuple[str, Callable[[Mapping[str, Any]], tuple[Any, ...]], list[tuple[int, Callable[[Any], Any]]]]
+_INSERTS: dict[tuple[int, sa.Table, tuple[str, ...]], _Compiled] = {}
+
+
+def _compiled_insert(dialect: Any, table: sa.Table, keys: tuple[str, ...]) -> _Compiled:
+    """The INSERT for these keys, a row's values in its parameter order, and (position,
+    processor) for the columns whose type processes values before the driver gets them."""
     cache_key = (id(dialect), table, keys)
     found = _INSERTS.get(cache_key)
     if found is None:
         compiled = table.insert().compile(dialect=dialect, column_keys=list(keys))
-        steps = [(name, table.c[name].type.dialect_impl(dialect).bind_processor(dialect))
-                 for name in compiled.positiontup]
-        found = _INSERTS[cache_key] = (compiled.string, steps)
+        order = list(compiled.positiontup)
+        getter = itemgetter(*order)
+        values = getter if len(order) > 1 else (lambda row: (getter(row),))
+        processors = [(index, processor) for index, name in enumerate(order)
+                      if (processor := table.c[name].type.dialect_impl(dialect).bind_processor(dialect)) is not None]
+        found = _INSERTS[cache_key] = (compiled.string, values, processors)
     return found
 
 

@@ -117,7 +117,7 @@ def valid_name(name: str) -> bool:
 
 def is_geometry(value: Any) -> bool:
     """Whether ``value`` claims to be a GeoJSON geometry (it is checked fully elsewhere)."""
-    return isinstance(value, Mapping) and value.get("type") in GEOMETRY_TYPES
+    return isinstance(value, dict) and value.get("type") in GEOMETRY_TYPES  # JSON objects are dicts
 
 
 class AttributeNormalizer:

@@ -120,12 +120,12 @@ def index_rows(entity: Mapping[str, Any]) -> IndexRows:
 
 def _instances(attributes: Any, parents: tuple[str, ...]) -> Iterator[tuple[tuple[str, ...], Mapping[str, Any]]]:
     """(path, instance) of every attribute instance below ``attributes``, depth first."""
-    if not isinstance(attributes, Mapping):
+    if not isinstance(attributes, dict):
         return
     for name, found in attributes.items():
-        listed = [found] if isinstance(found, Mapping) else found if isinstance(found, list) else []
+        listed = [found] if isinstance(found, dict) else found if isinstance(found, list) else []
         for instance in listed:
-            if isinstance(instance, Mapping):
+            if isinstance(instance, dict):
                 yield (*parents, name), instance
                 yield from _instances(instance.get("attributes"), (*parents, name))
 
@@ -148,7 +148,7 @@ def _target_elements(kind: str, instance: Mapping[str, Any]) -> list[Any] | None
     compound path), or None when the instance has no target value."""
     if kind == "LanguageProperty":
         language_map = instance.get("languageMap")
-        if not isinstance(language_map, Mapping):
+        if not isinstance(language_map, dict):
             return None
         return [text for value in language_map.values() for text in _listed(value)]
     member = _TARGET_MEMBER.get(kind, "value")
@@ -156,7 +156,7 @@ def _target_elements(kind: str, instance: Mapping[str, Any]) -> list[Any] | None
         return None
     value = instance[member]
     if kind == "ListRelationship":
-        value = [item.get("object") if isinstance(item, Mapping) else item for item in _listed(value)]
+        value = [item.get("object") if isinstance(item, dict) else item for item in _listed(value)]
     return [_plain(element) for element in _listed(value)]
 
 
@@ -165,7 +165,7 @@ def _listed(value: Any) -> list[Any]:
 
 
 def _plain(value: Any) -> Any:
-    if isinstance(value, Mapping) and "@value" in value:
+    if isinstance(value, dict) and "@value" in value:
         return value["@value"]
     return value
 

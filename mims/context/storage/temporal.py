@@ -14,7 +14,7 @@ modifies and deletes instances directly without touching the current entity.
 
 from __future__ import annotations
 
-import uuid
+import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -119,8 +119,8 @@ class TemporalEntity:
 
 
 def new_instance_id() -> str:
-    """A fresh attribute instance id (clause 4.5.7): a URN the broker assigns."""
-    return f"urn:ngsi-ld:AttributeInstance:{uuid.uuid4()}"
+    """A fresh attribute instance id (clause 4.5.7): a URN the broker assigns, 128 random bits."""
+    return f"urn:ngsi-ld:AttributeInstance:{secrets.token_hex(16)}"
 
 
 def timestamp(text: str | None) -> datetime | None:
