@@ -13,8 +13,6 @@ never stalls the loop.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
@@ -28,6 +26,8 @@ import sqlalchemy as sa
 from sqlalchemy import Connection, event
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from mims.kit.periodic import every
 
 #: How long a SQLite writer waits for another writer's lock before failing with "database is locked".
 SQLITE_BUSY_TIMEOUT_MS = 5000
@@ -121,23 +121,14 @@ async def checkpointer(engine: AsyncEngine, interval: float = CHECKPOINT_INTERVA
     instead runs beside readers and writers and blocks nobody.
     """
 
-    async def run() -> None:
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                async with engine.connect() as connection:
-                    raw = await connection.get_raw_connection()
-                    await raw.driver_connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
-            except Exception:  # a failed checkpoint is retried next time; commits checkpoint at worst
-                logger.warning("SQLite WAL checkpoint failed", exc_info=True)
+    async def checkpoint() -> None:
+        async with engine.connect() as connection:
+            raw = await connection.get_raw_connection()
+            await raw.driver_connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
-    task = asyncio.create_task(run(), name="sqlite-checkpointer")
-    try:
+    # A failed checkpoint is retried next time; at worst a commit checkpoints by itself.
+    async with every(interval, checkpoint, logger, "SQLite WAL checkpoint failed"):
         yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
 
 async def insert_rows(connection: AsyncConnection, table: sa.Table, rows: Sequence[Mapping[str, Any]]) -> None:

@@ -44,19 +44,9 @@ def test_mqtt_endpoint_receives_metadata_and_body(tmp_path: Path, version: str) 
     _require_mqtt()
     topic = f"oup-test/{os.getpid()}/{time.monotonic_ns()}"
     messages: list[dict[str, Any]] = []
-    subscribed = asyncio.Event()
-
-    async def listen() -> None:
-        async with aiomqtt.Client(MQTT_HOST, MQTT_PORT) as mqtt:
-            await mqtt.subscribe(topic, qos=1)
-            subscribed.set()
-            async for message in mqtt.messages:
-                messages.append(orjson.loads(message.payload))
-                return
 
     async def scenario() -> None:
-        listener = asyncio.create_task(listen())
-        await asyncio.wait_for(subscribed.wait(), 5)
+        listener = await _listening(topic, messages, 1)
         with TestClient(broker_app(tmp_path, None)) as client:
             endpoint = {"uri": f"mqtt://{MQTT_HOST}:{MQTT_PORT}/{topic}",
                         "notifierInfo": [{"key": "MQTT-Version", "value": version}, {"key": "MQTT-QoS", "value": "1"}],
@@ -99,22 +89,10 @@ def test_mqtt_notifications_to_one_broker_share_one_connection() -> None:
     _require_mqtt()
     topic = f"oup-test/{os.getpid()}/{time.monotonic_ns()}"
     uri = f"mqtt://{MQTT_HOST}:{MQTT_PORT}/{topic}"
-    received: list[int] = []
+    messages: list[dict[str, Any]] = []
 
     async def scenario() -> None:
-        subscribed = asyncio.Event()
-
-        async def listen() -> None:
-            async with aiomqtt.Client(MQTT_HOST, MQTT_PORT) as mqtt:
-                await mqtt.subscribe(topic, qos=1)
-                subscribed.set()
-                async for message in mqtt.messages:
-                    received.append(orjson.loads(message.payload)["body"]["n"])
-                    if len(received) == 6:
-                        return
-
-        listener = asyncio.create_task(listen())
-        await asyncio.wait_for(subscribed.wait(), 5)
+        listener = await _listening(topic, messages, 6)
         publishers = MqttPublishers()
         qos = {"MQTT-QoS": "1"}
         for n in range(3):
@@ -136,7 +114,25 @@ def test_mqtt_notifications_to_one_broker_share_one_connection() -> None:
         assert publishers.connections == 0
 
     asyncio.run(scenario())
-    assert received == [0, 1, 2, 3, 4, 5]
+    assert [message["body"]["n"] for message in messages] == [0, 1, 2, 3, 4, 5]
+
+
+async def _listening(topic: str, messages: list[dict[str, Any]], count: int) -> asyncio.Task[None]:
+    """A subscriber on ``topic`` (subscribed when this returns) that keeps ``count`` messages."""
+    subscribed = asyncio.Event()
+
+    async def listen() -> None:
+        async with aiomqtt.Client(MQTT_HOST, MQTT_PORT) as mqtt:
+            await mqtt.subscribe(topic, qos=1)
+            subscribed.set()
+            async for message in mqtt.messages:
+                messages.append(orjson.loads(message.payload))
+                if len(messages) == count:
+                    return
+
+    listener = asyncio.create_task(listen())
+    await asyncio.wait_for(subscribed.wait(), 5)
+    return listener
 
 
 def _closed_port() -> int:

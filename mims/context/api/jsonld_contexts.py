@@ -11,8 +11,6 @@ The store is the broker's, shared by all tenants: @contexts are public documents
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -37,6 +35,7 @@ from mims.context.ngsild.jsonld_contexts import CORE_URLS, ContextRegistry
 from mims.context.ngsild.mediatypes import JSON, JSON_LD, body_media_type, negotiate
 from mims.context.storage.contexts import CACHED, KINDS, StoredContext
 from mims.kit.auth import require_scopes
+from mims.kit.periodic import every
 from ppi_schemas.jsonld import ContextNotAvailable
 from ppi_schemas.jsonld.loader import NGSI_LD_CORE_CONTEXT_URL
 
@@ -159,21 +158,10 @@ async def usage_reporter(app: FastAPI) -> AsyncIterator[None]:
     contexts: ContextRegistry = app.state.context_resolver.registry
     interval = app.state.settings.jsonld_usage_interval
 
-    async def report() -> None:
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                await contexts.flush_usage()
-            except Exception:  # a database hiccup loses these counts, never the worker
-                logger.exception("could not record @context usage")
-
-    task = asyncio.create_task(report())
-    try:
-        yield
+    try:  # a database hiccup loses the counts of one round, never the worker
+        async with every(interval, contexts.flush_usage, logger, "could not record @context usage"):
+            yield
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
         await contexts.flush_usage()
 
 
