@@ -6,12 +6,14 @@ import asyncio
 import os
 import socket
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import aiomqtt
 import orjson
 import pytest
+import sqlalchemy as sa
 from starlette.testclient import TestClient
 from test_context_subscriptions_api import (
     ENTITIES,
@@ -24,7 +26,13 @@ from test_context_subscriptions_api import (
 )
 
 import ppi_schemas
+from mims.context.ngsild.subscriptions import normalize_subscription
+from mims.context.notify.dispatcher import Dispatcher
 from mims.context.notify.senders import DeliveryFailed, MqttPublishers
+from mims.context.service import SPEC
+from mims.context.storage import SqlEntityStore
+from mims.context.storage.subscriptions import SqlSubscriptionStore, deliveries, record_change
+from mims.kit import storage
 
 MQTT_HOST, MQTT_PORT = "127.0.0.1", 1883
 
@@ -139,3 +147,42 @@ def _closed_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+def test_a_change_made_before_a_subscription_existed_is_not_notified_to_it(tmp_path: Path) -> None:
+    """The outbox may be matched after a new subscription appeared: it gets only later changes."""
+    app = broker_app(tmp_path, None)
+    now = datetime.now(UTC)
+
+    async def scenario() -> list[int]:
+        context = await app.state.context_resolver.resolve([])
+
+        def watching(number: int) -> dict[str, Any]:
+            return normalize_subscription({"id": f"urn:ngsi-ld:Subscription:{number}", "type": "Subscription",
+                                           "entities": [{"type": "Building"}], "notificationTrigger": ["entityCreated"],
+                                           "notification": {"endpoint": {"uri": "http://127.0.0.1:9/n"}}}, context)
+
+        engine = storage.create_engine(storage.default_database_url("context", tmp_path))
+        await storage.migrate(engine, "context", SPEC.migrations)
+        app.state.engine = engine
+        subscriptions = SqlSubscriptionStore(engine)
+        entities = SqlEntityStore(engine, [record_change])
+        await subscriptions.create("", watching(1), [], now - timedelta(seconds=1))
+        await entities.create("", stored_building(1, now))  # queued for notification, not yet matched
+        await subscriptions.create("", watching(2), [], now + timedelta(seconds=1))
+        await entities.create("", stored_building(2, now + timedelta(seconds=2)))
+        dispatcher = Dispatcher(engine, app.state.context_resolver, app.state.settings)
+        await dispatcher._match_changes()
+        async with engine.connect() as connection:
+            rows = await connection.execute(sa.select(deliveries.c.subscription_pk).order_by(deliveries.c.pk))
+            queued = [row.subscription_pk for row in rows]
+        await engine.dispose()
+        return queued
+
+    assert asyncio.run(scenario()) == [1, 1, 2]  # Building 1 to the first only, Building 2 to both
+
+
+def stored_building(number: int, at: datetime) -> dict[str, Any]:
+    text = at.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return {"id": f"urn:ngsi-ld:Building:{number}", "type": ["https://uri.etsi.org/ngsi-ld/default-context/Building"],
+            "createdAt": text, "modifiedAt": text, "attributes": {}}

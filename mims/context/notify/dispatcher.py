@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from mims.context.ngsild.context import ContextResolver
 from mims.context.ngsild.linked import INLINE, Join, inlined, linked_entities
+from mims.context.ngsild.subscriptions import parse_instant
 from mims.context.notify.changes import changed_entity, removed
 from mims.context.notify.matching import CompiledSubscription
 from mims.context.notify.payload import (
@@ -163,6 +164,8 @@ class Dispatcher:
 
     async def _on_change(self, connection: AsyncConnection, record: SubscriptionRecord, row: Any,
                          now: datetime) -> dict[str, Any] | None:
+        if record.created_at > parse_instant(row.at):
+            return None  # the change was made before the subscription existed
         compiled = await self._compile(record)
         reason = compiled.trigger_reason(row.kind, row.before, row.after)
         entity = row.after if row.after is not None else row.before
