@@ -330,3 +330,23 @@ def test_registrations_report_how_their_sources_answered(
     assert broker.delete(f"{REGISTRATIONS}/urn:ngsi-ld:ContextSourceRegistration:dead").status_code == 204
     register(broker, f"http://127.0.0.1:{free_port()}", id="urn:ngsi-ld:ContextSourceRegistration:dead")
     assert "timesSent" not in broker.get(f"{REGISTRATIONS}/urn:ngsi-ld:ContextSourceRegistration:dead").json()
+
+
+def test_csf_chooses_the_registrations_a_request_is_forwarded_through(
+    broker: TestClient, source: tuple[str, httpx.Client]
+) -> None:
+    """Clause 4.3.6.3: csf selects registrations by their own properties; others are not asked."""
+    url, remote = source
+    create(remote, building("urn:ngsi-ld:Building:remote", name="Noord"))
+    register(broker, url, id="urn:ngsi-ld:ContextSourceRegistration:city", operator="city")
+    register(broker, f"http://127.0.0.1:{free_port()}", id="urn:ngsi-ld:ContextSourceRegistration:dead",
+             operator="vendor")
+    everything = broker.get(ENTITIES, params={"type": "Building"})
+    assert [e["id"] for e in everything.json()] == ["urn:ngsi-ld:Building:remote"]
+    assert "NGSILD-Warning" in everything.headers  # the dead source was asked too
+    city = broker.get(ENTITIES, params={"type": "Building", "csf": 'operator=="city"'})
+    assert [e["id"] for e in city.json()] == ["urn:ngsi-ld:Building:remote"]
+    assert "NGSILD-Warning" not in city.headers
+    vendor = broker.get(f"{ENTITIES}/urn:ngsi-ld:Building:remote", params={"csf": 'operator=="vendor"'})
+    assert vendor.status_code == 404 and "NGSILD-Warning" in vendor.headers
+    assert broker.get(ENTITIES, params={"type": "Building", "csf": "operator=="}).status_code == 400

@@ -40,6 +40,7 @@ from mims.context.ngsild.csources import (
     Registration,
     Target,
     check_conflicts,
+    csf_filter,
     new_registration,
     registration_filter,
     render_registration,
@@ -529,7 +530,7 @@ async def federated_query(
     if params.get("local") == "true" or request.method != "GET":
         page = await local(limit, offset, count)
         return Outcome(page.entities, page.count), {}
-    known = await _registrations(request).all(tenant_name)
+    known = _filtered(await _registrations(request).all(tenant_name), params, context)
     types = None
     if params.get("type") is not None:
         types = frozenset(_type_names(parse_type_expression(params["type"], context)))
@@ -566,7 +567,7 @@ async def federated_retrieve(
     local = await entities.get(tenant_name, entity_id)
     if request.query_params.get("local") == "true":
         return local, {}
-    known = await _registrations(request).all(tenant_name)
+    known = _filtered(await _registrations(request).all(tenant_name), request.query_params, context)
     if not known:
         return local, {}
     outcome = await distributed_retrieve(
@@ -580,6 +581,14 @@ async def federated_retrieve(
     return (outcome.entities[0] if outcome.entities else None), _warning_headers(
         outcome
     )
+
+
+def _filtered(known: list[Registration], params: Any, context: ActiveContext) -> list[Registration]:
+    """The registrations a request's ``csf`` (clause 4.3.6.3) lets its sources be asked through."""
+    if params.get("csf") is None:
+        return known
+    allowed = csf_filter(params["csf"], context)
+    return [registration for registration in known if allowed(registration)]
 
 
 def _type_names(expression: tuple[str, Any]) -> set[str]:

@@ -95,6 +95,8 @@ async def retrieve_entity(
     join: Text = None,
     joinLevel: Text = None,  # noqa: N803
     containedBy: Text = None,  # noqa: N803
+    csf: Text = None,
+    local: Text = None,
 ) -> Response:
     check_entity_id(entityId, "/entityId")
     media_type = negotiate(request.headers.get("accept"), ENTITY_MEDIA_TYPES)
@@ -180,6 +182,7 @@ async def query_entities(
     offset: Text = None,
     count: Text = None,
     local: Text = None,
+    csf: Text = None,
     join: Text = None,
     joinLevel: Text = None,  # noqa: N803
     containedBy: Text = None,  # noqa: N803

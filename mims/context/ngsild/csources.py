@@ -414,7 +414,7 @@ def registration_filter(params: Mapping[str, str], context: ActiveContext) -> Pr
         lambda registration: registration_matches(registration, target)
     ]
     if params.get("csf") is not None:
-        predicates.append(_csf(params["csf"], context))
+        predicates.append(csf_filter(params["csf"], context))
     if params.get("scopeQ") is not None:
         try:
             scope = query.parse_scope_q(params["scopeQ"])
@@ -441,7 +441,7 @@ def registration_filter(params: Mapping[str, str], context: ActiveContext) -> Pr
     return lambda registration: all(predicate(registration) for predicate in predicates)
 
 
-def _csf(text: str, context: ActiveContext) -> Predicate:
+def csf_filter(text: str, context: ActiveContext) -> Predicate:
     """``csf``: the q language of clause 4.9 over the registration's own properties (clause 4.3.6)."""
     try:
         node = query.parse_q(text)
