@@ -212,3 +212,28 @@ async def test_the_sqlite_rtree_mirrors_the_geometry_boxes_through_every_write(t
     await store.purge("", EntityQuery(types=(TYPE,)))
     assert await mirrored() == ([], [])
     await engine.dispose()
+
+
+async def test_a_long_sqlite_purge_lets_the_event_loop_serve_others_between_chunks(tmp_path):
+    """SQLite writers run on the event loop; a purge of 5,000 entities (five chunks) lets the loop
+    serve others after every chunk instead of holding it for the whole purge."""
+    engine = create_engine(default_database_url("context", tmp_path))
+    await migrate(engine, "context", SPEC.migrations)
+    store = SqlEntityStore(engine)
+    await store.write_many("", [(f"urn:a:{n}", lambda current, n=n: entity(f"urn:a:{n}", height=n)) for n in range(5000)])
+    served = 0
+
+    async def other_work() -> None:
+        nonlocal served
+        while True:
+            await asyncio.sleep(0)
+            served += 1
+
+    working = asyncio.create_task(other_work())
+    await asyncio.sleep(0)
+    before = served
+    assert await store.purge("", EntityQuery(types=(TYPE,))) == 5000
+    during = served - before
+    working.cancel()
+    assert during >= 4, during
+    await engine.dispose()

@@ -16,6 +16,7 @@ the listeners get all of its events in one call.
 
 from __future__ import annotations
 
+import asyncio
 import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -223,6 +224,7 @@ class SqlEntityStore:
                 rows = await _locked_rows(connection, tenant, sorted(entity["id"] for entity in page.entities))
                 await self._remove(connection, tenant, rows)
                 removed += len(rows)
+                await asyncio.sleep(0)  # a SQLite writer runs on the event loop: let others in between chunks
 
     async def _remove(self, connection: AsyncConnection, tenant: str, rows: dict[str, tuple[int, Entity]]) -> None:
         if not rows:
