@@ -45,3 +45,26 @@ def test_openapi_describes_bodies_with_the_ppi_schemas(broker: TestClient) -> No
 def test_conflict_is_an_ngsi_ld_409() -> None:
     problem = Conflict("overlaps").to_dict("/x")
     assert (problem["status"], problem["type"]) == (409, "https://uri.etsi.org/ngsi-ld/errors/Conflict")
+
+
+def test_a_relative_context_url_is_400_wherever_a_body_carries_one(broker: TestClient) -> None:
+    """Found by fuzzing: an @context entry "" reached the JSON-LD processor, which failed with a 500."""
+    ld = {"Content-Type": "application/ld+json"}
+    for path, body in (
+        ("/ngsi-ld/v1/temporal/entityOperations/query", {"type": "Query", "@context": [""]}),
+        ("/ngsi-ld/v1/entityOperations/query", {"type": "Query", "@context": ["relative/context.jsonld"]}),
+        ("/ngsi-ld/v1/subscriptions", {"type": "Subscription", "entities": [{"type": "T"}], "@context": "",
+                                       "notification": {"endpoint": {"uri": "http://127.0.0.1:9/n"}}}),
+    ):
+        response = broker.post(path, json=body, headers=ld)
+        assert response.status_code == 400, (path, response.text)
+        assert response.json()["type"] == "https://uri.etsi.org/ngsi-ld/errors/BadRequestData"
+    assert broker.post("/ngsi-ld/v1/jsonldContexts", json={"@context": [""]}).status_code == 400
+
+
+def test_an_attribute_type_that_is_not_a_string_is_400(broker: TestClient) -> None:
+    """Found by fuzzing: an object as an attribute's type failed with a 500."""
+    response = broker.post(ENTITIES, json={"id": "urn:x:1", "type": "T", "a": {"type": {"x": 1}, "value": 1}})
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["pointer"] == "/a/type"
+    assert broker.get(f"{ENTITIES}/urn:x:1").status_code == 404

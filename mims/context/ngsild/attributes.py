@@ -210,7 +210,7 @@ class AttributeNormalizer:
             if implied:
                 return GEO_PROPERTY if implied == [PROPERTY] and is_geometry(raw["value"]) else implied[0]
             return PROPERTY
-        if kind in ATTRIBUTE_TYPES:
+        if isinstance(kind, str) and kind in ATTRIBUTE_TYPES:
             return kind
         self.problem(f"{pointer}/type", f"attribute {name!r} has type {kind!r}; expected one of {', '.join(sorted(ATTRIBUTE_TYPES))}")
         return None

@@ -215,6 +215,9 @@ class ContextResolver:
         await run_in_threadpool(self._process, tuple(contexts))
 
     def _process(self, user: tuple[LocalContext, ...]) -> dict[str, Any]:
+        relative = [item for item in user if isinstance(item, str) and not _is_absolute_iri(item)]
+        if relative:  # clause 6.3.5: a request's @context names contexts by URL
+            raise BadRequestData(f"The @context entry {relative[0]!r} is not an absolute URL.")
         options = self.loader.pyld_options(base="")
         try:
             initial = self._processor._get_initial_context(options)
@@ -227,6 +230,8 @@ class ContextResolver:
                 cause = cause.__cause__ or cause.__context__
             reason = error.args[0] if error.args else error.code
             raise BadRequestData(f"The @context is not a valid JSON-LD context: {reason} ({error.code}).") from None
+        except ValueError as error:  # pyld's IRI resolution refuses some references outright
+            raise BadRequestData(f"The @context is not a valid JSON-LD context: {error}.") from None
         return active
 
 
