@@ -7,8 +7,8 @@ lock never waits for anybody again (WAL readers do not block it). So a write tra
 to take the lock directly on the event loop's thread without waiting; when another writer holds
 it, it waits on the connection's thread instead (``BEGIN IMMEDIATE``, up to the busy timeout),
 never blocking the loop. From then on, until it ends, its statements run directly on the loop's
-thread: microseconds each instead of a thread hop. Reads keep their thread, so a long query
-never stalls the loop.
+thread: microseconds each instead of a thread hop. Reads outside write transactions keep their
+thread, so a long query never stalls the loop.
 """
 
 from __future__ import annotations
@@ -158,14 +158,14 @@ def _processed(values: tuple[Any, ...], processors: list[tuple[int, Callable[[An
 
 
 _Compiled = tuple[str, Callable[[Mapping[str, Any]], tuple[Any, ...]], list[tuple[int, Callable[[Any], Any]]]]
-_INSERTS: dict[tuple[int, sa.Table, tuple[str, ...]], _Compiled] = {}
+_INSERTS = "oup_compiled_inserts"  # per dialect (each engine has its own): (table, keys) -> _Compiled
 
 
 def _compiled_insert(dialect: Any, table: sa.Table, keys: tuple[str, ...]) -> _Compiled:
     """The INSERT for these keys, a row's values in its parameter order, and (position,
     processor) for the columns whose type processes values before the driver gets them."""
-    cache_key = (id(dialect), table, keys)
-    found = _INSERTS.get(cache_key)
+    cache: dict[tuple[sa.Table, tuple[str, ...]], _Compiled] = dialect.__dict__.setdefault(_INSERTS, {})
+    found = cache.get((table, keys))
     if found is None:
         compiled = table.insert().compile(dialect=dialect, column_keys=list(keys))
         order = list(compiled.positiontup)
@@ -173,7 +173,7 @@ def _compiled_insert(dialect: Any, table: sa.Table, keys: tuple[str, ...]) -> _C
         values = getter if len(order) > 1 else (lambda row: (getter(row),))
         processors = [(index, processor) for index, name in enumerate(order)
                       if (processor := table.c[name].type.dialect_impl(dialect).bind_processor(dialect)) is not None]
-        found = _INSERTS[cache_key] = (compiled.string, values, processors)
+        found = cache[(table, keys)] = (compiled.string, values, processors)
     return found
 
 
