@@ -73,8 +73,8 @@ from mims.context.storage.csources import (
     registration_statuses,
     registrations,
     subscriptions,
-    tenant_exists,
 )
+from mims.context.storage.tenants import tenant_exists
 from mims.kit.auth import require_scopes
 
 REGISTRATIONS = f"{PREFIX}/csourceRegistrations"

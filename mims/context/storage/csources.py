@@ -17,8 +17,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from mims.context.storage.base import DEFAULT_TENANT, TenantNotFound
-from mims.context.storage.tables import tenants
+from mims.context.storage.tenants import check_tenant, ensure_tenant
 from mims.kit.storage import begin_write
 
 Document = dict[str, Any]
@@ -67,7 +66,7 @@ class DocumentStore:
     ) -> None:
         """Store a new document; ``guard`` first sees the tenant's others, under a lock."""
         async with begin_write(self._engine) as connection:
-            await _ensure_tenant(connection, tenant)
+            await ensure_tenant(connection, tenant)
             if guard is not None:
                 guard(await self._locked_all(connection, tenant))
             try:
@@ -81,7 +80,7 @@ class DocumentStore:
 
     async def get(self, tenant: str, document_id: str) -> Document | None:
         async with self._engine.connect() as connection:
-            await _check_tenant(connection, tenant)
+            await check_tenant(connection, tenant)
             query = sa.select(self._table.c.doc).where(
                 self._table.c.tenant == tenant, self._table.c.id == document_id
             )
@@ -102,7 +101,7 @@ class DocumentStore:
     ) -> bool:
         """Store the new version of an existing document; ``False`` if it is gone."""
         async with begin_write(self._engine) as connection:
-            await _check_tenant(connection, tenant)
+            await check_tenant(connection, tenant)
             if guard is not None:
                 guard(await self._locked_all(connection, tenant))
             result = await connection.execute(
@@ -137,40 +136,13 @@ class DocumentStore:
     async def delete(self, tenant: str, document_id: str) -> Document | None:
         """Remove a document and return it, or ``None`` when there was none."""
         async with begin_write(self._engine) as connection:
-            await _check_tenant(connection, tenant)
+            await check_tenant(connection, tenant)
             result = await connection.execute(
                 self._table.delete()
                 .where(self._table.c.tenant == tenant, self._table.c.id == document_id)
                 .returning(self._table.c.doc)
             )
             return result.scalar_one_or_none()
-
-
-async def tenant_exists(engine: AsyncEngine, tenant: str) -> bool:
-    async with engine.connect() as connection:
-        try:
-            await _check_tenant(connection, tenant)
-        except TenantNotFound:
-            return False
-        return True
-
-
-async def _check_tenant(connection: AsyncConnection, tenant: str) -> None:
-    if tenant == DEFAULT_TENANT:
-        return
-    known = await connection.execute(
-        sa.select(tenants.c.name).where(tenants.c.name == tenant)
-    )
-    if known.first() is None:
-        raise TenantNotFound(tenant)
-
-
-async def _ensure_tenant(connection: AsyncConnection, tenant: str) -> None:
-    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(tenants).values(
-        name=tenant, created_at=datetime.now(UTC)
-    )
-    await connection.execute(statement.on_conflict_do_nothing(index_elements=["name"]))
 
 
 # Clause 5.2.9 status of each registration: requests sent to its source and their outcome.

@@ -11,11 +11,11 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from mims.context.storage.base import DEFAULT_TENANT, TenantNotFound
 from mims.context.storage.indexing import attribute_values
-from mims.context.storage.tables import entity_types, tenants
+from mims.context.storage.tables import entity_types
+from mims.context.storage.tenants import check_tenant
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +58,7 @@ class Discovery:
             .where(*type_filter, attribute_values.c.depth == 1, attribute_values.c.element.is_(None))
         )
         async with self._engine.connect() as connection:
-            await _check_tenant(connection, tenant)
+            await check_tenant(connection, tenant)
             found = (await connection.execute(counts)).all()
             attributes: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
             for row in await connection.execute(pairs):
@@ -83,7 +83,7 @@ class Discovery:
         kinds: dict[str, set[str]] = defaultdict(set)
         names: dict[str, set[str]] = defaultdict(set)
         async with self._engine.connect() as connection:
-            await _check_tenant(connection, tenant)
+            await check_tenant(connection, tenant)
             for path, kind, number in await connection.execute(counts):
                 instances[path] += number
                 kinds[path].add(kind)
@@ -95,9 +95,3 @@ class Discovery:
         ]
 
 
-async def _check_tenant(connection: AsyncConnection, tenant: str) -> None:
-    if tenant == DEFAULT_TENANT:
-        return
-    known = await connection.execute(sa.select(tenants.c.name).where(tenants.c.name == tenant))
-    if known.first() is None:
-        raise TenantNotFound(tenant)

@@ -17,28 +17,25 @@ the listeners get all of its events in one call.
 from __future__ import annotations
 
 import asyncio
-import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from mims.context.storage.base import (
-    DEFAULT_TENANT,
     Entity,
     EntityExists,
     EntityQuery,
     Page,
-    TenantNotFound,
 )
 from mims.context.storage.events import ChangeEvent, Listener
 from mims.context.storage.querying import query_entities
-from mims.context.storage.tables import entities, entity_types, one_of, tenants
+from mims.context.storage.tables import entities, entity_types, one_of
+from mims.context.storage.tenants import check_tenant, ensure_tenant
 from mims.kit.storage import begin_write, insert_rows
 
 #: How often a batch is retried when a concurrent writer created one of its entities first, or
@@ -76,7 +73,7 @@ class SqlEntityStore:
 
     async def create(self, tenant: str, entity: Entity) -> None:
         async with begin_write(self._engine) as connection:
-            await self._ensure_tenant(connection, tenant)
+            await ensure_tenant(connection, tenant)
             try:
                 result = await connection.execute(entities.insert(), _row(tenant, entity))
             except IntegrityError:
@@ -89,13 +86,13 @@ class SqlEntityStore:
 
     async def get(self, tenant: str, entity_id: str) -> Entity | None:
         async with self._engine.connect() as connection:
-            await self._check_tenant(connection, tenant)
+            await check_tenant(connection, tenant)
             query = sa.select(entities.c.doc).where(entities.c.tenant == tenant, entities.c.id == entity_id)
             return (await connection.execute(query)).scalar_one_or_none()
 
     async def delete(self, tenant: str, entity_id: str) -> bool:
         async with begin_write(self._engine) as connection:
-            await self._check_tenant(connection, tenant)
+            await check_tenant(connection, tenant)
             row = (await connection.execute(
                 sa.select(entities.c.pk, entities.c.doc).where(entities.c.tenant == tenant, entities.c.id == entity_id)
             )).first()
@@ -143,9 +140,9 @@ class SqlEntityStore:
         self, connection: AsyncConnection, tenant: str, plans: Sequence[tuple[str, Plan]], create_tenant: bool
     ) -> list[Written]:
         if create_tenant:
-            await self._ensure_tenant(connection, tenant)
+            await ensure_tenant(connection, tenant)
         else:
-            await self._check_tenant(connection, tenant)
+            await check_tenant(connection, tenant)
         rows = await _locked_rows(connection, tenant, sorted({entity_id for entity_id, _ in plans}))
         before = {entity_id: doc for entity_id, (_, doc) in rows.items()}
         current = dict(before)
@@ -207,7 +204,7 @@ class SqlEntityStore:
     async def delete_many(self, tenant: str, entity_ids: Sequence[str]) -> set[str]:
         """Delete entities in one transaction; the ids that existed. Raises :class:`TenantNotFound`."""
         async with begin_write(self._engine) as connection:
-            await self._check_tenant(connection, tenant)
+            await check_tenant(connection, tenant)
             rows = await _locked_rows(connection, tenant, sorted(set(entity_ids)))
             await self._remove(connection, tenant, rows)
             return set(rows)
@@ -215,7 +212,7 @@ class SqlEntityStore:
     async def purge(self, tenant: str, query: EntityQuery) -> int:
         """Delete every entity ``query`` selects (Purge Entities), in one transaction; how many."""
         async with begin_write(self._engine) as connection:
-            await self._check_tenant(connection, tenant)
+            await check_tenant(connection, tenant)
             removed = 0
             while True:
                 page = await query_entities(connection, tenant, query, _CHUNK, 0, False)
@@ -244,37 +241,8 @@ class SqlEntityStore:
 
     async def query(self, tenant: str, query: EntityQuery, limit: int, offset: int, count: bool) -> Page:
         async with self._engine.connect() as connection:
-            await self._check_tenant(connection, tenant)
+            await check_tenant(connection, tenant)
             return await query_entities(connection, tenant, query, limit, offset, count)
-
-    @staticmethod
-    async def _check_tenant(connection: AsyncConnection, tenant: str) -> None:
-        if tenant == DEFAULT_TENANT or tenant in _known_tenants(connection):
-            return
-        known = await connection.execute(sa.select(tenants.c.name).where(tenants.c.name == tenant))
-        if known.first() is None:
-            raise TenantNotFound(tenant)
-        _known_tenants(connection).add(tenant)
-
-    @staticmethod
-    async def _ensure_tenant(connection: AsyncConnection, tenant: str) -> None:
-        """Create the tenant on its first write; concurrent first writes are both fine."""
-        known = _known_tenants(connection)
-        if tenant in known:
-            return
-        dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
-        statement = dialect.insert(tenants).values(name=tenant, created_at=datetime.now(UTC))
-        await connection.execute(statement.on_conflict_do_nothing(index_elements=["name"]))
-        sa.event.listen(connection.sync_connection, "commit", lambda _connection: known.add(tenant), once=True)
-
-
-# Tenants seen to exist, per engine. Tenants are never removed, so once a tenant's row is
-# committed every later write may skip creating or checking it: a statement less per request.
-_KNOWN_TENANTS: weakref.WeakKeyDictionary[sa.Engine, set[str]] = weakref.WeakKeyDictionary()
-
-
-def _known_tenants(connection: AsyncConnection) -> set[str]:
-    return _KNOWN_TENANTS.setdefault(connection.sync_engine, set())
 
 
 async def _locked_rows(connection: AsyncConnection, tenant: str, ids: Sequence[str]) -> dict[str, tuple[int, Entity]]:

@@ -21,15 +21,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from mims.context.ngsild.subscriptions import parse_instant
-from mims.context.storage.base import DEFAULT_TENANT, TenantNotFound
 from mims.context.storage.events import ChangeEvent
-from mims.context.storage.tables import tenants
+from mims.context.storage.tenants import check_tenant, ensure_tenant
 from mims.kit.storage import begin_write, insert_rows
 
 metadata = sa.MetaData()
@@ -158,9 +157,7 @@ class SqlSubscriptionStore:
     async def create(self, tenant: str, doc: dict[str, Any], contexts: list[Any], now: datetime) -> None:
         """Store a new subscription; raises :class:`SubscriptionExists` if its id is taken."""
         async with begin_write(self._engine) as connection:
-            dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
-            await connection.execute(dialect.insert(tenants).values(name=tenant, created_at=now)
-                                     .on_conflict_do_nothing(index_elements=["name"]))
+            await ensure_tenant(connection, tenant)
             try:
                 await connection.execute(subscriptions.insert().values(
                     tenant=tenant, id=doc["id"], doc=doc, contexts=contexts, created_at=now, modified_at=now,
@@ -171,7 +168,7 @@ class SqlSubscriptionStore:
     async def get(self, tenant: str, subscription_id: str) -> SubscriptionRecord | None:
         """The subscription, or ``None``; raises :class:`TenantNotFound`."""
         async with self._engine.connect() as connection:
-            await _check_tenant(connection, tenant)
+            await check_tenant(connection, tenant)
             row = (await connection.execute(sa.select(subscriptions).where(
                 subscriptions.c.tenant == tenant, subscriptions.c.id == subscription_id))).first()
             return None if row is None else _record(row)
@@ -179,7 +176,7 @@ class SqlSubscriptionStore:
     async def list(self, tenant: str, limit: int, offset: int, count: bool) -> tuple[list[SubscriptionRecord], int | None]:
         """A page of the tenant's subscriptions in creation order, and their number when asked."""
         async with self._engine.connect() as connection:
-            await _check_tenant(connection, tenant)
+            await check_tenant(connection, tenant)
             rows = (await connection.execute(sa.select(subscriptions).where(subscriptions.c.tenant == tenant)
                                              .order_by(subscriptions.c.pk).limit(limit).offset(offset))).all()
             total = None
@@ -199,7 +196,7 @@ class SqlSubscriptionStore:
     async def delete(self, tenant: str, subscription_id: str) -> bool:
         """Remove a subscription and its pending deliveries; raises :class:`TenantNotFound`."""
         async with begin_write(self._engine) as connection:
-            await _check_tenant(connection, tenant)
+            await check_tenant(connection, tenant)
             pk = (await connection.execute(sa.select(subscriptions.c.pk).where(
                 subscriptions.c.tenant == tenant, subscriptions.c.id == subscription_id))).scalar_one_or_none()
             if pk is None:
@@ -207,14 +204,6 @@ class SqlSubscriptionStore:
             await connection.execute(deliveries.delete().where(deliveries.c.subscription_pk == pk))
             await connection.execute(subscriptions.delete().where(subscriptions.c.pk == pk))
             return True
-
-
-async def _check_tenant(connection: AsyncConnection, tenant: str) -> None:
-    if tenant == DEFAULT_TENANT:
-        return
-    known = await connection.execute(sa.select(tenants.c.name).where(tenants.c.name == tenant))
-    if known.first() is None:
-        raise TenantNotFound(tenant)
 
 
 # Whether a tenant has a subscription notified on change (the statement is built once).

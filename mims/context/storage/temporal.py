@@ -26,13 +26,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from mims.context.ngsild.attributes import NULL_CONTENT
 from mims.context.storage.base import (
-    DEFAULT_TENANT,
     Entity,
     EntityQuery,
-    TenantNotFound,
 )
 from mims.context.storage.events import ChangeEvent
-from mims.context.storage.tables import one_of, tenants
+from mims.context.storage.tables import one_of
+from mims.context.storage.tenants import check_tenant, ensure_tenant
 from mims.kit.storage import begin_write, insert_rows
 
 metadata = sa.MetaData()
@@ -267,7 +266,7 @@ class TemporalStore:
     async def upsert(self, tenant: str, entity: Entity, now: str) -> bool:
         """Create the temporal entity or add ``entity``'s instances and types to it; ``True`` if created."""
         async with begin_write(self._engine) as connection:
-            await _ensure_tenant(connection, tenant)
+            await ensure_tenant(connection, tenant)
             pk, created = await _ensure_entity(connection, tenant, entity, now)
             if not created:
                 await _add_types(connection, tenant, pk, entity["type"])
@@ -277,7 +276,7 @@ class TemporalStore:
     async def append(self, tenant: str, entity_id: str, attributes: Mapping[str, list[dict[str, Any]]], now: str) -> None:
         """Add attribute instances to an existing temporal entity (clause 5.6.12)."""
         async with begin_write(self._engine) as connection:
-            await _check_tenant(connection, tenant)
+            await check_tenant(connection, tenant)
             pk = await _entity_pk(connection, tenant, entity_id, lock=True)
             if pk is None:
                 raise TemporalEntityNotFound(entity_id)
@@ -285,7 +284,7 @@ class TemporalStore:
 
     async def get(self, tenant: str, entity_id: str, selected: InstanceFilter) -> TemporalEntity | None:
         async with self._engine.connect() as connection:
-            await _check_tenant(connection, tenant)
+            await check_tenant(connection, tenant)
             row = (await connection.execute(
                 sa.select(temporal_entities.c.pk, temporal_entities.c.doc).where(
                     temporal_entities.c.tenant == tenant, temporal_entities.c.id == entity_id)
@@ -299,7 +298,7 @@ class TemporalStore:
     ) -> tuple[list[TemporalEntity], int | None]:
         """Temporal entities matching ``query`` (on their latest state) in creation order, a page at a time."""
         async with self._engine.connect() as connection:
-            await _check_tenant(connection, tenant)
+            await check_tenant(connection, tenant)
             statement = sa.select(temporal_entities.c.pk, temporal_entities.c.doc).where(_selection(tenant, query))
             page: list[tuple[int, Entity]] = []
             seen = 0
@@ -318,7 +317,7 @@ class TemporalStore:
     async def delete(self, tenant: str, entity_id: str) -> bool:
         """Remove a temporal entity with its whole history (clause 5.6.16)."""
         async with begin_write(self._engine) as connection:
-            await _check_tenant(connection, tenant)
+            await check_tenant(connection, tenant)
             pk = await _entity_pk(connection, tenant, entity_id, lock=True)
             if pk is None:
                 return False
@@ -344,7 +343,7 @@ class TemporalStore:
     ) -> bool:
         """Give an attribute instance new content (clause 5.6.14), keeping its id and ``createdAt``."""
         async with begin_write(self._engine) as connection:
-            await _check_tenant(connection, tenant)
+            await check_tenant(connection, tenant)
             pk = await _entity_pk(connection, tenant, entity_id, lock=True)
             if pk is None:
                 raise TemporalEntityNotFound(entity_id)
@@ -370,7 +369,7 @@ class TemporalStore:
 
     async def _delete_instances(self, tenant: str, entity_id: str, conditions: list[Any]) -> bool:
         async with begin_write(self._engine) as connection:
-            await _check_tenant(connection, tenant)
+            await check_tenant(connection, tenant)
             pk = await _entity_pk(connection, tenant, entity_id, lock=True)
             if pk is None:
                 raise TemporalEntityNotFound(entity_id)
@@ -539,19 +538,6 @@ def _selection(tenant: str, query: EntityQuery) -> Any:
 
 def _dialect(connection: AsyncConnection) -> Any:
     return postgresql if connection.dialect.name == "postgresql" else sqlite
-
-
-async def _check_tenant(connection: AsyncConnection, tenant: str) -> None:
-    if tenant == DEFAULT_TENANT:
-        return
-    known = await connection.execute(sa.select(tenants.c.name).where(tenants.c.name == tenant))
-    if known.first() is None:
-        raise TenantNotFound(tenant)
-
-
-async def _ensure_tenant(connection: AsyncConnection, tenant: str) -> None:
-    statement = _dialect(connection).insert(tenants).values(name=tenant, created_at=datetime.now(UTC))
-    await connection.execute(statement.on_conflict_do_nothing(index_elements=["name"]))
 
 
 def _utc_text(moment: datetime) -> str:
