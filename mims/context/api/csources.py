@@ -166,7 +166,7 @@ async def query_csources(request: Request, tenant_name: Tenant) -> Response:
 async def retrieve_csource(
     request: Request, registrationId: str, tenant_name: Tenant
 ) -> Response:
-    status = await registration_statuses(request.app.state.engine, tenant_name)
+    status = await registration_statuses(request.app.state.engine, tenant_name, registrationId)
 
     def rendered(document: dict[str, Any], context: ActiveContext, params: Any) -> dict[str, Any]:
         return _rendered({**document, **status.get(document["id"], {})}, context, params)

@@ -177,11 +177,16 @@ async def record_answers(engine: AsyncEngine, tenant: str, answered: dict[str, b
                       "status": "ok" if ok else "failed", **outcome}))
 
 
-async def registration_statuses(engine: AsyncEngine, tenant: str) -> dict[str, dict[str, Any]]:
+async def registration_statuses(engine: AsyncEngine, tenant: str, registration_id: str | None = None
+                                ) -> dict[str, dict[str, Any]]:
     """Registration id -> its status members (``status``, ``timesSent``, ``timesFailed``,
-    ``lastSuccess``, ``lastFailure``) for the registrations whose source was ever asked."""
+    ``lastSuccess``, ``lastFailure``) for the registrations whose source was ever asked (all of
+    the tenant's, or the one ``registration_id``)."""
+    query = sa.select(statuses).where(statuses.c.tenant == tenant)
+    if registration_id is not None:
+        query = query.where(statuses.c.registration_id == registration_id)
     async with engine.connect() as connection:
-        rows = await connection.execute(sa.select(statuses).where(statuses.c.tenant == tenant))
+        rows = await connection.execute(query)
         return {row.registration_id: _status(row) for row in rows}
 
 
