@@ -8,13 +8,14 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from alembic import command
 
 from mims.context.service import SPEC
 from mims.context.storage import EntityQuery, TenantNotFound
-from mims.context.storage.indexing import geo_boxes, geo_rtree, index_entity
+from mims.context.storage.indexing import attribute_values, geo_boxes, geo_rtree, index_entity
 from mims.context.storage.sql import EntityNotFound, SqlEntityStore
 from mims.context.storage.subscriptions import SqlSubscriptionStore, outbox, record_change
-from mims.kit.storage import create_engine, default_database_url, migrate
+from mims.kit.storage import _alembic_config, create_engine, default_database_url, migrate
 
 T0 = "2026-01-01T00:00:00.000000Z"
 T1 = "2026-01-02T00:00:00.000000Z"
@@ -237,3 +238,43 @@ async def test_a_long_sqlite_purge_lets_the_event_loop_serve_others_between_chun
     working.cancel()
     assert during >= 4, during
     await engine.dispose()
+
+
+async def test_the_one_row_per_value_migration_converts_stored_index_rows_both_ways(engine):
+    """context_0011 turns the old index rows (an instance row besides element rows) into the rows
+    written today, and back."""
+    store = SqlEntityStore(engine, [index_entity])
+    plain = entity("urn:a:1", height=3)
+    plain["attributes"]["https://example.org/tags"] = [
+        {"type": "Property", "value": ["x", "y"], "createdAt": T0, "modifiedAt": T0},
+        {"type": "Property", "value": [], "datasetId": "urn:d:empty", "createdAt": T0, "modifiedAt": T0}]
+    plain["attributes"]["https://example.org/owner"] = [
+        {"type": "Relationship", "object": "urn:p:1", "createdAt": T0, "modifiedAt": T0,
+         "attributes": {"https://example.org/since": [{"type": "Property", "value": "2020-01-01", "createdAt": T0,
+                                                       "modifiedAt": T0}]}}]
+    await store.write_many("", [("urn:a:1", lambda current: plain), ("urn:a:2", lambda current: entity("urn:a:2"))])
+    columns = [attribute_values.c[name] for name in
+               ("entity_pk", "instance", "path", "depth", "kind", "dataset_id", "element", "has_target", "num", "txt")]
+
+    async def stored_rows() -> list[tuple]:
+        async with engine.connect() as connection:
+            return sorted((await connection.execute(sa.select(*columns))).all(), key=repr)
+
+    written = await stored_rows()
+    assert len(written) == 6  # height, tags x and y, the empty tags, owner, owner.since
+
+    def alembic(connection: sa.Connection, action, target: str) -> None:
+        config = _alembic_config("context", SPEC.migrations)
+        config.attributes["connection"] = connection
+        action(config, target)
+
+    async with engine.connect() as connection:
+        await connection.run_sync(alembic, command.downgrade, "context_0011-1")
+        await connection.commit()
+    old = await stored_rows()
+    instance_rows = [row for row in old if row.element is None]
+    assert len(instance_rows) == 5 and len(old) == 10  # every instance has its row, as before
+    assert all(row.has_target is None for row in old if row.element is not None)
+
+    await migrate(engine, "context", SPEC.migrations)
+    assert await stored_rows() == written

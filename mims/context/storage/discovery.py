@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from mims.context.storage.indexing import attribute_values
+from mims.context.storage.indexing import attribute_values, one_per_instance
 from mims.context.storage.tables import entity_types
 from mims.context.storage.tenants import check_tenant
 
@@ -55,7 +55,7 @@ class Discovery:
         pairs = (
             sa.select(entity_types.c.type, attribute_values.c.path, attribute_values.c.kind).distinct()
             .join(attribute_values, attribute_values.c.entity_pk == entity_types.c.entity_pk)
-            .where(*type_filter, attribute_values.c.depth == 1, attribute_values.c.element.is_(None))
+            .where(*type_filter, attribute_values.c.depth == 1)
         )
         async with self._engine.connect() as connection:
             await check_tenant(connection, tenant)
@@ -71,7 +71,7 @@ class Discovery:
     async def attributes(self, tenant: str, only: str | None = None) -> list[AttributeDetails]:
         """Every attribute of the tenant's entities (or just ``only``), sorted by IRI."""
         rows = attribute_values
-        where = [rows.c.tenant == tenant, rows.c.depth == 1, rows.c.element.is_(None)]
+        where = [rows.c.tenant == tenant, rows.c.depth == 1, one_per_instance(rows)]
         if only is not None:
             where.append(rows.c.path == only)
         counts = sa.select(rows.c.path, rows.c.kind, sa.func.count()).where(*where).group_by(rows.c.path, rows.c.kind)

@@ -6,13 +6,15 @@ inside a JSON document, so each write also stores, in the same transaction (a
 :class:`~mims.context.storage.events.ChangeEvent` listener), rows SQL can index:
 
 - ``context_attribute_value``: per attribute instance (sub-attributes included, ``path`` being
-  the attribute IRIs from the top level down, joined by a space, which no IRI contains) one
-  *instance row* (``element`` NULL) saying whether the instance has a target value, and one
-  *element row* per element of that target value (clause 4.9: a list value is compared element
-  by element) with the element in typed columns: ``num`` (JSON numbers, not booleans), ``flag``
-  (booleans), ``txt`` (strings: values, relationship objects, vocab IRIs, language map texts),
-  and the same string read as an instant ``dt`` / date ``day`` / time of day ``tod`` in fixed
-  width UTC text, so text order is time order;
+  the attribute IRIs from the top level down, joined by a space, which no IRI contains) one row
+  per element of its target value (clause 4.9: a list value is compared element by element),
+  ``element`` its position, with the element in typed columns: ``num`` (JSON numbers, not
+  booleans), ``flag`` (booleans), ``txt`` (strings: values, relationship objects, vocab IRIs,
+  language map texts), and the same string read as an instant ``dt`` / date ``day`` / time of
+  day ``tod`` in fixed width UTC text, so text order is time order. An instance without
+  elements has one row with ``element`` NULL; ``has_target`` tells whether it has a target
+  value at all (an empty list is one). Every row carries its instance's path, kind and dataset;
+  :func:`one_per_instance` picks one row of each instance;
 - ``context_geo_box``: per GeoProperty instance of the entity its bounding box, the box
   prefilter of ``mims.context.geo``: on SQLite mirrored by triggers into an R*Tree
   (``context_geo_rtree``), on PostgreSQL a PostGIS envelope with a GiST index (when the server
@@ -137,10 +139,16 @@ def _instance_rows(number: int, path: tuple[str, ...], instance: Mapping[str, An
     common = {"instance": number, "path": PATH_SEPARATOR.join(path), "depth": len(path), "kind": kind[:32],
               "dataset_id": dataset_id}
     elements = _target_elements(kind, instance)
-    rows = [{**common, "element": None, "has_target": elements is not None, **_EMPTY}]
-    for position, element in enumerate(elements or ()):
-        rows.append({**common, "element": position, "has_target": None, **typed_columns(element)})
-    return rows
+    if not elements:  # None: no target value; []: an empty one
+        return [{**common, "element": None, "has_target": elements is not None, **_EMPTY}]
+    return [{**common, "element": position, "has_target": True, **typed_columns(element)}
+            for position, element in enumerate(elements)]
+
+
+def one_per_instance(rows: Any) -> sa.ColumnElement[bool]:
+    """The condition that selects, of the index rows ``rows`` (the table or an alias), the first
+    row of every attribute instance."""
+    return sa.or_(rows.c.element.is_(None), rows.c.element == 0)
 
 
 def _target_elements(kind: str, instance: Mapping[str, Any]) -> list[Any] | None:

@@ -66,6 +66,7 @@ from mims.context.storage.indexing import (
     geo_boxes,
     geo_rtree,
     instant_text,
+    one_per_instance,
 )
 from mims.context.storage.tables import entities, entity_types
 
@@ -108,8 +109,7 @@ def compile_filter(item: Filter, tenant: str, sqlite: bool, *, postgis: bool = F
     if isinstance(item, AttrsFilter):
         rows = attribute_values.alias()
         return Compiled(sa.exists().where(
-            rows.c.entity_pk == entities.c.pk, rows.c.depth == 1, rows.c.element.is_(None),
-            rows.c.path.in_(sorted(item.names))), True)
+            rows.c.entity_pk == entities.c.pk, rows.c.depth == 1, rows.c.path.in_(sorted(item.names))), True)
     if isinstance(item, QFilter):
         return _q(item.node, _Leaf(item.expand_vocab, sqlite))
     if isinstance(item, GeoFilter):
@@ -217,7 +217,7 @@ class _Leaf:
         rows = attribute_values.alias()
         return sa.exists().where(
             rows.c.entity_pk == entities.c.pk, rows.c.path == PATH_SEPARATOR.join(names),
-            rows.c.element.is_(None), rows.c.has_target.is_(True), *conditions)
+            rows.c.has_target.is_(True), *conditions)
 
     def comparison(self, names: tuple[str, ...], op: Op, value: Any) -> Compiled:
         path = PATH_SEPARATOR.join(names)
@@ -244,7 +244,7 @@ class _Leaf:
         instances = attribute_values.alias()
         return Compiled(sa.exists().where(
             instances.c.entity_pk == entities.c.pk, instances.c.path == PATH_SEPARATOR.join(names),
-            instances.c.element.is_(None), instances.c.has_target.is_(True),
+            one_per_instance(instances), instances.c.has_target.is_(True),
             ~sa.exists().where(elements.c.entity_pk == instances.c.entity_pk,
                                elements.c.instance == instances.c.instance,
                                elements.c.element.is_not(None), condition)), True)
@@ -263,7 +263,7 @@ class _Leaf:
                 sa.func.context_regexp(value.source, rows.c.txt) == 1), True)
         instances, some, other = attribute_values.alias(), attribute_values.alias(), attribute_values.alias()
         return Compiled(sa.exists().where(
-            instances.c.entity_pk == entities.c.pk, instances.c.path == path, instances.c.element.is_(None),
+            instances.c.entity_pk == entities.c.pk, instances.c.path == path, one_per_instance(instances),
             instances.c.has_target.is_(True), instances.c.kind.not_in(_RELATIONSHIPS),
             sa.exists().where(some.c.entity_pk == instances.c.entity_pk, some.c.instance == instances.c.instance,
                               some.c.element.is_not(None)),
