@@ -3,10 +3,12 @@
 Printed side by side in one run:
 (1) Create Entity, one POST per Building-like entity (10 attributes), through an in-process ASGI
     client and through a real uvicorn server on 127.0.0.1 (a separate process, fed by a bounded
-    number of client threads); (2) Batch Upsert, 1,000 entities per request; (3) the same rows by
-    plain SQL INSERT into the same engine: the floor the API is compared with; (4) notification
+    number of client threads); (2) Batch Upsert, 1,000 entities per request; both again in-process
+    on a broker whose writes keep no derived data (query index, temporal history, outbox), which
+    shows what that costs; (3) the same rows by plain SQL INSERT into the same engine: the floor the API is compared with; (4) notification
     latency, from the start of an attribute update to receipt by a local HTTP receiver, with 100
-    active subscriptions one of which points at a dead (closed) local port; (5) Query Entities by
+    active subscriptions one of which points at a dead (closed) local port, on a broker served by
+    uvicorn (updates and receiver in the bench process, as outside parties); (5) Query Entities by
     type and q over ``--rows`` entities (loaded by SQL, index rows included), a page of 20, and
     (6) geo-query ``near;maxDistance`` over as many points: p50/p95. Then peak RSS.
 The last line is a one-line summary.
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
 import random
@@ -27,7 +30,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -124,6 +127,11 @@ async def run(creates: int, writes: int, rows: int) -> list[tuple[str, str, str]
             upserted = await timed(upsert_batches)
             results.append((f"batch upsert, {BATCH} per request", f"{writes / upserted:,.0f} entities/s", f"{upserted:.1f} s"))
 
+            bare_create, bare_upsert = await without_derived_data(Path(folder) / "bare", bodies, upserts)
+            results.append(("the same two without derived data (index, history, outbox)",
+                            f"{creates / bare_create:,.0f} / {writes / bare_upsert:,.0f} entities/s",
+                            f"{bare_create:.1f} s / {bare_upsert:.1f} s"))
+
             engine = app.state.engine
             floor_docs = [stored(building(10 * (creates + writes) + number, rng)) for number in range(writes)]
 
@@ -139,7 +147,9 @@ async def run(creates: int, writes: int, rows: int) -> list[tuple[str, str, str]
             results.append(("create / floor, batch upsert / floor",
                             f"{per_create / per_row:.0f}x, {per_upsert / per_row:.0f}x", ""))
 
-            latencies = await notification_latencies(client)
+            with served(Path(folder) / "notifications") as base:
+                async with httpx.AsyncClient(base_url=base) as outside:
+                    latencies = await notification_latencies(outside)
             results.append((f"notification latency, {SUBSCRIPTIONS} subscriptions (1 dead)",
                             *_percentiles(latencies), f"{len(latencies)}/{UPDATES} received"))
 
@@ -166,17 +176,48 @@ async def run(creates: int, writes: int, rows: int) -> list[tuple[str, str, str]
     return results
 
 
-def served_creates(data_dir: Path, bodies: list[dict[str, Any]]) -> float:
-    """Seconds to POST ``bodies`` (renumbered) to a uvicorn-served broker from CLIENT_THREADS threads."""
+async def without_derived_data(data_dir: Path, bodies: list[dict[str, Any]], upserts: list[dict[str, Any]]) -> tuple[float, float]:
+    """Seconds for the in-process creates and batch upserts on a broker whose writes keep no
+    derived data (no query index, temporal history or notification outbox): what the request
+    pipeline and the entity table cost alone."""
+    app = create_app(data_dir=data_dir, jsonld_remote=False, auth="off", log_level="WARNING")
+    async with app.router.lifespan_context(app):
+        app.state.entity_listeners.clear()
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bench") as client:
+
+            async def post_each() -> None:
+                for body in bodies:
+                    await _expect(client.post(ENTITIES, json=body), 201)
+
+            async def upsert_batches() -> None:
+                for start in range(0, len(upserts), BATCH):
+                    response = await client.post("/ngsi-ld/v1/entityOperations/upsert", json=upserts[start:start + BATCH])
+                    assert response.status_code in (201, 204), response.text
+
+            return await timed(post_each), await timed(upsert_batches)
+
+
+@contextlib.contextmanager
+def served(data_dir: Path) -> Iterator[str]:
+    """A broker served by uvicorn in a separate process on 127.0.0.1; its base URL."""
     port = _free_port()
     environment = {**os.environ, "OUP_CONTEXT_DATA_DIR": str(data_dir), "OUP_CONTEXT_JSONLD_REMOTE": "false",
-                   "OUP_CONTEXT_AUTH": "off", "OUP_CONTEXT_LOG_LEVEL": "WARNING"}
+                   "OUP_CONTEXT_AUTH": "off", "OUP_CONTEXT_LOG_LEVEL": "ERROR"}
     server = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "--factory", "mims.context.service:create_app", "--host", "127.0.0.1",
          "--port", str(port), "--log-level", "warning", "--no-access-log"], env=environment)
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_until_up(base, server)
+        yield base
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def served_creates(data_dir: Path, bodies: list[dict[str, Any]]) -> float:
+    """Seconds to POST ``bodies`` (renumbered) to a uvicorn-served broker from CLIENT_THREADS threads."""
+    with served(data_dir) as base:
         shares = [bodies[start::CLIENT_THREADS] for start in range(CLIENT_THREADS)]
 
         def post_share(share: list[dict[str, Any]]) -> None:
@@ -192,9 +233,6 @@ def served_creates(data_dir: Path, bodies: list[dict[str, Any]]) -> float:
         for thread in threads:
             thread.join()
         return time.perf_counter() - started
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 def _wait_until_up(base: str, server: subprocess.Popen[bytes]) -> None:
@@ -225,8 +263,10 @@ async def notification_latencies(client: httpx.AsyncClient) -> list[float]:
     watches every Meter and notifies a closed port, so each update also makes a delivery fail.
     """
     received: dict[int, float] = {}
+    handlers: set[asyncio.Task[Any]] = set()
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        handlers.add(asyncio.current_task())  # type: ignore[arg-type]
         try:
             while True:  # one request after the other on a kept-alive connection
                 head = await reader.readuntil(b"\r\n\r\n")
@@ -267,6 +307,9 @@ async def notification_latencies(client: httpx.AsyncClient) -> list[float]:
     while len(received) < UPDATES and time.perf_counter() < deadline:
         await asyncio.sleep(0.05)
     receiver.close()
+    for handler in handlers:  # connections the broker keeps open
+        handler.cancel()
+    await asyncio.gather(*handlers, return_exceptions=True)
     # Its retries would go on into the next measurements.
     await _expect(client.delete(dead.headers["location"]), 204)
     return [received[number] - sent[number] for number in sent if number in received]

@@ -13,8 +13,10 @@ thread, so a long query never stalls the loop.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sqlite3
+import weakref
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from functools import partial
@@ -109,6 +111,33 @@ def _configure(engine: AsyncEngine) -> None:
     def _on_checkin(dbapi_connection: Any, _record: Any) -> None:
         if dbapi_connection is not None:
             dbapi_connection._connection.inline = False
+
+
+_TURNS: weakref.WeakKeyDictionary[Any, dict[asyncio.AbstractEventLoop, asyncio.Lock]] = weakref.WeakKeyDictionary()
+
+
+@asynccontextmanager
+async def write_turn(engine: AsyncEngine) -> AsyncIterator[None]:
+    """Writers of one engine in this process take the write lock in turn, first come first served.
+
+    A writer that finds the SQLite lock taken waits in SQLite's busy handler, which sleeps in
+    growing steps (up to 100 ms) and so can wait long after the lock is free. Queued here, the
+    next writer starts as soon as the previous one ends; other processes' writers still meet
+    the busy handler. A writer waiting longer than the busy timeout stops queuing and leaves it
+    to SQLite, as before.
+    """
+    loop = asyncio.get_running_loop()
+    lock = _TURNS.setdefault(engine.sync_engine, {}).setdefault(loop, asyncio.Lock())
+    try:
+        async with asyncio.timeout(SQLITE_BUSY_TIMEOUT_MS / 1000):
+            await lock.acquire()
+    except TimeoutError:
+        yield
+        return
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 @asynccontextmanager

@@ -17,7 +17,7 @@ import json
 import re
 import weakref
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from mims.kit.sqlite import WRITE_OPTION, checkpointer, create_sqlite_engine, insert_rows
+from mims.kit.sqlite import WRITE_OPTION, checkpointer, create_sqlite_engine, insert_rows, write_turn
 
 __all__ = ["begin_write", "check", "create_engine", "default_database_url", "insert_rows", "maintained", "migrate"]
 
@@ -149,9 +149,13 @@ async def begin_write(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
 
     On SQLite it begins IMMEDIATE: the write lock is taken up front (waiting up to the busy
     timeout), so a transaction that reads first cannot fail with "database is locked" when it
-    later writes after another writer committed in between. PostgreSQL needs nothing special.
+    later writes after another writer committed in between; the process's own writers queue
+    for it first (:func:`~mims.kit.sqlite.write_turn`). PostgreSQL needs nothing special.
     """
-    async with engine.connect() as connection:
+    async with AsyncExitStack() as stack:
+        if engine.dialect.name == "sqlite":
+            await stack.enter_async_context(write_turn(engine))
+        connection = await stack.enter_async_context(engine.connect())
         connection = await connection.execution_options(**{WRITE_OPTION: True})
         async with connection.begin():
             yield connection

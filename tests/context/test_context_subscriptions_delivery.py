@@ -186,3 +186,41 @@ def stored_building(number: int, at: datetime) -> dict[str, Any]:
     text = at.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     return {"id": f"urn:ngsi-ld:Building:{number}", "type": ["https://uri.etsi.org/ngsi-ld/default-context/Building"],
             "createdAt": text, "modifiedAt": text, "attributes": {}}
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_notifications_to_an_unreachable_endpoint_wait_for_it_instead_of_each_trying(
+        tmp_path: Path, request: pytest.FixtureRequest, backend: str) -> None:
+    """After a refused connection the endpoint is paused for the first retry delay: notifications
+    meanwhile are not attempted (nor counted as failures) and all arrive once it listens."""
+    database_url = None if backend == "sqlite" else request.getfixturevalue("postgres_url")
+    receiver = Receiver()  # its port is chosen but nothing listens yet
+    with TestClient(broker_app(tmp_path, database_url, notification_retry_delay=1.5)) as client:
+        sid = create(client, subscription(receiver.url()))
+
+        def status() -> dict[str, Any]:
+            return client.get(f"{SUBS}/{sid}").json()["notification"]
+
+        client.post(ENTITIES, json=building(1))
+        deadline = time.monotonic() + 5
+        while status().get("timesFailed") != 1 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        for number in range(2, 6):
+            client.post(ENTITIES, json=building(number))
+        engine = client.app.state.engine
+
+        async def waiting() -> list[int]:
+            async with engine.connect() as connection:
+                rows = await connection.execute(sa.select(deliveries.c.attempts).order_by(deliveries.c.pk))
+                return [row.attempts for row in rows]
+
+        deadline = time.monotonic() + 5
+        while len(client.portal.call(waiting)) < 5 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert client.portal.call(waiting) == [1, 0, 0, 0, 0]
+        assert status()["timesFailed"] == 1
+        with receiver:
+            received = receiver.wait(5, timeout=10)
+        assert sorted(item["body"]["data"][0]["id"] for item in received) == [
+            f"urn:ngsi-ld:Building:{number}" for number in range(1, 6)]
+        assert status()["timesSent"] == 5 and status()["timesFailed"] == 1

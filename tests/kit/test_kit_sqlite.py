@@ -105,6 +105,32 @@ async def test_a_writer_waiting_for_another_writer_does_not_stall_the_event_loop
     await engine.dispose()
 
 
+async def test_writers_of_one_process_take_the_lock_in_the_order_they_asked(tmp_path: Path) -> None:
+    """Queued in the process, not left to SQLite's busy handler, whose sleeping waiters retry in
+    no particular order."""
+    engine = storage.create_engine(f"sqlite:///{tmp_path / 'turns.db'}")
+    async with engine.begin() as connection:
+        await connection.run_sync(metadata.create_all)
+    release = asyncio.Event()
+    order: list[int] = []
+
+    async def write(number: int) -> None:
+        async with storage.begin_write(engine) as connection:
+            if number == 0:
+                await release.wait()
+            order.append(number)
+            await storage.insert_rows(connection, samples, [{**ROWS[2], "name": str(number)}])
+
+    writers = []
+    for number in range(8):
+        writers.append(asyncio.create_task(write(number)))
+        await asyncio.sleep(0.02)  # each asks after the one before
+    release.set()
+    await asyncio.wait_for(asyncio.gather(*writers), 10)
+    assert order == list(range(8))
+    await engine.dispose()
+
+
 async def test_write_transactions_roll_back_and_leave_the_connection_usable(tmp_path: Path) -> None:
     engine = storage.create_engine(f"sqlite:///{tmp_path / 'rollback.db'}", pool_size=1, max_overflow=0)
     async with engine.begin() as connection:

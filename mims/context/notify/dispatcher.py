@@ -7,7 +7,8 @@ One background loop per broker process. Each round it
 2. claims due periodic subscriptions (timeInterval) and queues the entities they match now;
 3. claims due deliveries and sends each in its own task, at most ``notification_concurrency``
    at once, so a slow or dead endpoint never holds up another; failures are retried with
-   exponential backoff up to ``notification_max_attempts`` attempts.
+   exponential backoff up to ``notification_max_attempts`` attempts, and deliveries to an
+   endpoint that just refused a connection wait for it (``unreachable.py``).
 
 It wakes when an entity write commits (a signal from :func:`outbox_listener`) and otherwise
 polls every ``notification_poll_interval`` seconds, which also picks up work of other processes.
@@ -40,6 +41,7 @@ from mims.context.notify.payload import (
     representation,
 )
 from mims.context.notify.senders import DeliveryFailed, MqttPublishers, send_http
+from mims.context.notify.unreachable import UnreachableEndpoints
 from mims.context.storage import SqlEntityStore, TenantNotFound
 from mims.context.storage.base import Entity, EntityQuery
 from mims.context.storage.events import ChangeEvent, Listener
@@ -54,6 +56,7 @@ from mims.context.storage.subscriptions import (
     enqueue,
     failed,
     has_changes,
+    postpone,
     live_subscriptions,
     record_change,
     take_throttle,
@@ -92,6 +95,8 @@ class Dispatcher:
         self._mqtt = MqttPublishers()
         self._tasks: set[asyncio.Task[None]] = set()
         self._compiled: dict[tuple[int, datetime], CompiledSubscription] = {}
+        self._records: dict[int, SubscriptionRecord] = {}  # live subscriptions read, by row key
+        self._unreachable = UnreachableEndpoints(settings.notification_retry_delay)
         self._runner: asyncio.Task[None] | None = None
 
     def wake(self) -> None:
@@ -154,13 +159,22 @@ class Dispatcher:
             queued: list[tuple[int, dict[str, Any]]] = []
             for row in rows:
                 if row.tenant not in by_tenant:
-                    by_tenant[row.tenant] = await live_subscriptions(connection, row.tenant, now)
+                    by_tenant[row.tenant] = await self._live_subscriptions(connection, row.tenant, now)
                 for record in by_tenant[row.tenant]:
                     payload = await self._on_change(connection, record, row, now)
                     if payload is not None:
                         queued.append((record.pk, payload))
             await enqueue(connection, queued, now)
         return len(rows) == _BATCH or bool(queued)
+
+    async def _live_subscriptions(self, connection: AsyncConnection, tenant: str,
+                                  now: datetime) -> list[SubscriptionRecord]:
+        """The tenant's live subscriptions, their documents read only when new or modified."""
+        records = await live_subscriptions(connection, tenant, now, self._records)
+        if len(self._records) > 4096:
+            self._records.clear()
+        self._records.update((record.pk, record) for record in records)
+        return records
 
     async def _on_change(self, connection: AsyncConnection, record: SubscriptionRecord, row: Any,
                          now: datetime) -> dict[str, Any] | None:
@@ -231,11 +245,19 @@ class Dispatcher:
         if free <= 0:
             return False
         lease = 2 * self._settings.notification_timeout + 5
-        claimed = await claim_deliveries(self._engine, free, datetime.now(UTC), lease)
+        now = datetime.now(UTC)
+        claimed = await claim_deliveries(self._engine, free, now, lease)
+        waiting: dict[float, list[int]] = {}
         for delivery in claimed:
+            pause = self._unreachable.paused_for(delivery.subscription.doc["notification"]["endpoint"]["uri"])
+            if pause:
+                waiting.setdefault(round(pause, 1), []).append(delivery.pk)
+                continue
             task = asyncio.create_task(self._deliver(delivery))
             self._tasks.add(task)
             task.add_done_callback(self._finished)
+        for pause, pks in waiting.items():
+            await postpone(self._engine, pks, now + timedelta(seconds=pause))
         return bool(claimed)
 
     def _finished(self, task: asyncio.Task[None]) -> None:
@@ -255,8 +277,11 @@ class Dispatcher:
             else:
                 await send_http(self._client, endpoint["uri"], delivery.payload, headers, timeout)
         except DeliveryFailed as error:
+            if error.unreachable:
+                self._unreachable.failed_to_connect(endpoint["uri"])
             await self._failed(delivery, endpoint, str(error))
         else:
+            self._unreachable.reached(endpoint["uri"])
             await delivered(self._engine, delivery, datetime.now(UTC))
             self._wakeup.set()
 

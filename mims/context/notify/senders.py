@@ -25,7 +25,11 @@ import orjson
 
 
 class DeliveryFailed(Exception):
-    """The endpoint did not accept the notification."""
+    """The endpoint did not accept the notification; ``unreachable`` when no connection was made."""
+
+    def __init__(self, reason: str, *, unreachable: bool = False) -> None:
+        super().__init__(reason)
+        self.unreachable = unreachable
 
 
 async def send_http(client: httpx.AsyncClient, uri: str, body: Any, headers: Mapping[str, str], timeout: float) -> None:
@@ -33,7 +37,8 @@ async def send_http(client: httpx.AsyncClient, uri: str, body: Any, headers: Map
     try:
         response = await client.post(uri, content=orjson.dumps(body), headers=dict(headers), timeout=timeout)
     except httpx.HTTPError as error:
-        raise DeliveryFailed(f"{type(error).__name__}: {error}") from None
+        unreachable = isinstance(error, httpx.ConnectError | httpx.ConnectTimeout)
+        raise DeliveryFailed(f"{type(error).__name__}: {error}", unreachable=unreachable) from None
     if not response.is_success:
         raise DeliveryFailed(f"the endpoint answered {response.status_code}")
 

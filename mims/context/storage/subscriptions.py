@@ -28,8 +28,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from mims.context.ngsild.subscriptions import parse_instant
 from mims.context.storage.events import ChangeEvent
+from mims.context.storage.tables import one_of
 from mims.context.storage.tenants import check_tenant, ensure_tenant
 from mims.kit.storage import begin_write, insert_rows
+
+_CHUNK = 1000  # row keys per IN list
 
 metadata = sa.MetaData()
 _PK = sa.BigInteger().with_variant(sa.Integer, "sqlite")
@@ -248,15 +251,31 @@ async def claim_changes(connection: AsyncConnection, limit: int) -> list[Row]:
     return list(rows)
 
 
-async def live_subscriptions(connection: AsyncConnection, tenant: str, now: datetime) -> list[SubscriptionRecord]:
-    """The tenant's active, unexpired subscriptions notified on change (not periodic ones)."""
-    rows = (await connection.execute(sa.select(subscriptions).where(
+async def live_subscriptions(connection: AsyncConnection, tenant: str, now: datetime,
+                             known: Mapping[int, SubscriptionRecord]) -> list[SubscriptionRecord]:
+    """The tenant's active, unexpired subscriptions notified on change (not periodic ones).
+
+    Records in ``known`` (by row key) that are still live and unmodified are reused: only their
+    keys and modification times are read, not their documents. Their delivery status may be old.
+    """
+    live = (await connection.execute(sa.select(subscriptions.c.pk, subscriptions.c.modified_at).where(
         subscriptions.c.tenant == tenant,
         subscriptions.c.is_active.is_(True),
         subscriptions.c.time_interval.is_(None),
         sa.or_(subscriptions.c.expires_at.is_(None), subscriptions.c.expires_at > now),
     ).order_by(subscriptions.c.pk))).all()
-    return [_record(row) for row in rows]
+    found: dict[int, SubscriptionRecord] = {}
+    stale = []
+    for pk, modified_at in live:
+        record = known.get(pk)
+        if record is not None and record.modified_at == _aware(modified_at):
+            found[pk] = record
+        else:
+            stale.append(pk)
+    for start in range(0, len(stale), _CHUNK):
+        rows = await connection.execute(sa.select(subscriptions).where(one_of(subscriptions.c.pk, stale[start:start + _CHUNK])))
+        found.update((row.pk, _record(row)) for row in rows)
+    return [found[pk] for pk, _ in live if pk in found]
 
 
 async def take_throttle(connection: AsyncConnection, subscription_pk: int, now: datetime, seconds: float) -> bool:
@@ -292,6 +311,14 @@ async def claim_deliveries(engine: AsyncEngine, limit: int, now: datetime, lease
             await connection.execute(deliveries.update().where(deliveries.c.pk.in_([row.delivery_pk for row in rows]))
                                      .values(next_attempt_at=now + timedelta(seconds=lease)))
     return [Delivery(row.delivery_pk, row.attempts, row.payload, _record(row)) for row in rows]
+
+
+async def postpone(engine: AsyncEngine, pks: Sequence[int], until: datetime) -> None:
+    """Claimed deliveries not attempted: due again at ``until``, attempts unchanged."""
+    async with begin_write(engine) as connection:
+        for start in range(0, len(pks), _CHUNK):
+            await connection.execute(deliveries.update().where(one_of(deliveries.c.pk, pks[start:start + _CHUNK]))
+                                     .values(next_attempt_at=until))
 
 
 async def delivered(engine: AsyncEngine, delivery: Delivery, at: datetime) -> None:
