@@ -113,9 +113,9 @@ async def run(creates: int, writes: int, rows: int) -> list[tuple[str, str, str]
 
             created = await timed(post_each)
             results.append(("create, one POST each (ASGI)", f"{creates / created:,.0f} entities/s", f"{created:.1f} s"))
-            served = await asyncio.to_thread(served_creates, Path(folder) / "uvicorn", bodies)
+            serving = await asyncio.to_thread(served_creates, Path(folder) / "uvicorn", bodies)
             results.append((f"create, one POST each (uvicorn, {CLIENT_THREADS} clients)",
-                            f"{creates / served:,.0f} entities/s", f"{served:.1f} s"))
+                            f"{creates / serving:,.0f} entities/s", f"{serving:.1f} s"))
 
             upserts = [building(creates + number, rng) for number in range(writes)]
 
@@ -263,10 +263,10 @@ async def notification_latencies(client: httpx.AsyncClient) -> list[float]:
     watches every Meter and notifies a closed port, so each update also makes a delivery fail.
     """
     received: dict[int, float] = {}
-    handlers: set[asyncio.Task[Any]] = set()
+    connections: dict[asyncio.StreamWriter, asyncio.Task[Any]] = {}
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        handlers.add(asyncio.current_task())  # type: ignore[arg-type]
+        connections[writer] = asyncio.current_task()  # type: ignore[assignment]
         try:
             while True:  # one request after the other on a kept-alive connection
                 head = await reader.readuntil(b"\r\n\r\n")
@@ -276,7 +276,7 @@ async def notification_latencies(client: httpx.AsyncClient) -> list[float]:
                 received.setdefault(int(data["energy"]["value"]), time.perf_counter())
                 writer.write(b"HTTP/1.1 204 No Content\r\ncontent-length: 0\r\n\r\n")
                 await writer.drain()
-        except asyncio.IncompleteReadError:  # the broker closed the connection
+        except (asyncio.IncompleteReadError, ConnectionError):  # the connection was closed
             pass
         finally:
             writer.close()
@@ -307,9 +307,9 @@ async def notification_latencies(client: httpx.AsyncClient) -> list[float]:
     while len(received) < UPDATES and time.perf_counter() < deadline:
         await asyncio.sleep(0.05)
     receiver.close()
-    for handler in handlers:  # connections the broker keeps open
-        handler.cancel()
-    await asyncio.gather(*handlers, return_exceptions=True)
+    for writer in connections:  # the broker keeps its connections open: end them from here
+        writer.transport.abort()
+    await asyncio.gather(*connections.values(), return_exceptions=True)
     # Its retries would go on into the next measurements.
     await _expect(client.delete(dead.headers["location"]), 204)
     return [received[number] - sent[number] for number in sent if number in received]
