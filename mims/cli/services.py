@@ -20,6 +20,7 @@ class Service:
 SERVICES: dict[str, Service] = {
     s.name: s
     for s in (
+        Service("identity", "mims.identity.service:create_app", 8001, "OAuth 2.0 authorization server: clients, keys, access tokens"),
         Service("context", "mims.context.service:create_app", 8002, "NGSI-LD context broker: the city's digital twin"),
         Service("echo", "mims.echo.service:create_app", 8009, "reference MIM showing the kit"),
     )

@@ -1,0 +1,1 @@
+"""Alembic migrations of the identity MIM (applied by ``mims.kit.storage.migrate``)."""

@@ -1,0 +1,1 @@
+"""Identity's revisions; a package only so that installs ship these files."""

@@ -1,0 +1,57 @@
+"""RFC 8414 metadata and OpenID Connect Discovery: issuer exact, only what is implemented."""
+
+from __future__ import annotations
+
+import pytest
+
+from mims.identity.settings import IdentitySettings
+
+ISSUER = "http://127.0.0.1:8001"  # the default setting
+PATHS = ("/.well-known/oauth-authorization-server", "/.well-known/openid-configuration")
+SCOPES = ["context:read", "context:write", "marketplace:publish", "marketplace:consume",
+          "permit:submit", "permit:review", "admin"]
+
+
+@pytest.mark.parametrize("path", PATHS)
+async def test_metadata_is_exactly_what_is_implemented(identity, path):
+    response = await identity.http.get(path)
+    assert response.status_code == 200
+    assert response.json() == {
+        "issuer": ISSUER,
+        "token_endpoint": f"{ISSUER}/token",
+        "jwks_uri": f"{ISSUER}/jwks",
+        "scopes_supported": SCOPES,
+        "response_types_supported": [],
+        "grant_types_supported": ["client_credentials"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+    }
+
+
+@pytest.mark.parametrize("path", PATHS)
+async def test_issuer_and_scopes_are_the_settings_exactly(start, path):
+    identity = await start(issuer="https://id.rotterdam.example/oauth", scopes="context:read, admin")
+    document = (await identity.http.get(path)).json()
+    assert document["issuer"] == "https://id.rotterdam.example/oauth"
+    assert document["token_endpoint"] == "https://id.rotterdam.example/oauth/token"
+    assert document["jwks_uri"] == "https://id.rotterdam.example/oauth/jwks"
+    assert document["scopes_supported"] == ["context:read", "admin"]
+
+
+async def test_every_advertised_endpoint_answers(identity):
+    document = (await identity.http.get(PATHS[0])).json()
+    assert (await identity.http.get(document["jwks_uri"])).status_code == 200
+    refused = await identity.http.post(document["token_endpoint"], data={"grant_type": "client_credentials"})
+    assert refused.json()["error"] == "invalid_client"
+
+
+@pytest.mark.parametrize(
+    "issuer", ["http://id.rotterdam.example", "https://id.example/?tenant=1", "https://id.example/#x", "id.example"]
+)
+def test_issuer_must_be_https_without_query_or_fragment(issuer):
+    with pytest.raises(ValueError, match="issuer"):
+        IdentitySettings(issuer=issuer)
+
+
+def test_scopes_must_be_scope_tokens():
+    with pytest.raises(ValueError, match="scope tokens"):
+        IdentitySettings(scopes=["context:read", 'bad"scope'])
