@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from mims.cli import ppi, run
+from mims.cli import identity, ppi, run
 
 app = typer.Typer(
     name="oup",
@@ -15,6 +15,7 @@ app = typer.Typer(
 app.command()(run.serve)
 app.command()(run.up)
 app.add_typer(ppi.app, name="ppi", help="Inspect, validate and compare PPI contracts.")
+app.add_typer(identity.app, name="identity", help="Administer the identity MIM: clients and signing keys.")
 
 
 def main() -> None:

@@ -9,6 +9,7 @@ from typing import Annotated, Optional
 import typer
 import uvicorn
 
+from mims.cli import identity
 from mims.cli.services import SERVICES, get_service
 from mims.cli.supervisor import Supervisor
 
@@ -27,7 +28,8 @@ def serve(
 ) -> None:
     """Run one MIM in the foreground.
 
-    Options given here win over OUP_<MIM>_* and OUP_* environment settings.
+    Options given here win over OUP_<MIM>_* and OUP_* environment settings. On identity's first
+    start the admin and demo clients are created and their credentials printed once.
     """
     try:
         service = get_service(mim)
@@ -36,6 +38,8 @@ def serve(
     given = {"host": host, "port": port, "data_dir": data_dir, "public_url": public_url}
     app = _load_factory(service.factory)(**{k: v for k, v in given.items() if v is not None})
     settings = app.state.settings
+    if service.name == "identity":
+        identity.bootstrap(settings=settings)
     uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False)
 
 
@@ -46,11 +50,18 @@ def up(
     only: Annotated[Optional[list[str]], typer.Option(help="Run only these services")] = None,
     ready_timeout: Annotated[float, typer.Option(help="Seconds to wait for readiness")] = 60.0,
 ) -> None:
-    """Start every MIM as its own process, wait until ready, stop all on Ctrl-C or SIGTERM."""
+    """Start every MIM as its own process, wait until ready, stop all on Ctrl-C or SIGTERM.
+
+    On first start the identity MIM's admin and demo clients are created and their credentials
+    printed once.
+    """
     names = only or list(SERVICES)
     try:
         services = [get_service(n) for n in names]
     except LookupError as exc:
         raise typer.BadParameter(str(exc), param_hint="--only") from None
+    if "identity" in names:
+        # Here rather than in the child, so the credentials show before the services' output.
+        identity.bootstrap(data_dir=data_dir)
     supervisor = Supervisor(services, host=host, data_dir=data_dir, port_offset=port_offset)
     raise typer.Exit(supervisor.run(ready_timeout=ready_timeout))

@@ -3,13 +3,17 @@
 One ES256 key is created on first start and kept in storage, so tokens stay valid across
 restarts and replicas. Every key has a ``kid`` (its RFC 7638 thumbprint), so verifiers pick
 the right one when rotation publishes several.
+
+Rotation adds a new key, which signs from then on, and gives every key that signed until then
+a ``retired_at`` at the end of an overlap period: until that moment the old key is still
+published, so tokens it signed keep verifying; from then on it is neither published nor used.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from joserfc.jwk import ECKey, Key, import_key
@@ -23,6 +27,7 @@ class SigningKey:
     alg: str
     private_jwk: dict[str, Any]
     created_at: datetime
+    #: When the key stops being published; set by rotation, None while it is a signing key.
     retired_at: datetime | None = None
 
     def jwk(self) -> Key:
@@ -38,7 +43,17 @@ class SigningKeyStore(Protocol):
     async def add(self, key: SigningKey) -> None: ...
 
     async def active(self) -> list[SigningKey]:
-        """Keys not retired, oldest first."""
+        """Keys not retired yet (published), oldest first."""
+        ...
+
+    async def signing(self) -> list[SigningKey]:
+        """Keys no rotation has given a ``retired_at``, oldest first."""
+        ...
+
+    async def rotate(self, key: SigningKey, retire_at: datetime) -> list[SigningKey]:
+        """In one transaction: give every signing key ``retired_at=retire_at`` and add ``key``.
+
+        Returns the keys that were retired."""
         ...
 
 
@@ -49,16 +64,31 @@ def generate_signing_key(clock: Callable[[], datetime] = lambda: datetime.now(UT
 
 
 async def current_signing_key(store: SigningKeyStore) -> SigningKey:
-    """The key to sign with, created if there is none yet.
+    """The key to sign with (the one the last rotation added), created if there is none yet.
 
-    The oldest active key wins, so replicas starting together settle on the same key; a key a
-    racing replica created as well is still published, so its tokens verify too.
+    Should replicas starting together each create one, the oldest wins, so they settle on the
+    same key; a key a racing replica created as well is still published, so its tokens verify too.
     """
-    active = await store.active()
-    if not active:
+    signing = await store.signing()
+    if not signing:
         await store.add(generate_signing_key())
-        active = await store.active()
-    return active[0]
+        signing = await store.signing()
+    return signing[0]
+
+
+async def rotate_signing_key(
+    store: SigningKeyStore,
+    *,
+    overlap: timedelta,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> tuple[SigningKey, list[SigningKey]]:
+    """A new key that signs from now on, and the keys it replaces, published ``overlap`` longer."""
+    if overlap < timedelta(0):
+        raise ValueError("the overlap period cannot be negative")
+    now = clock()
+    key = generate_signing_key(clock=lambda: now)
+    retired = await store.rotate(key, retire_at=now + overlap)
+    return key, retired
 
 
 def jwk_set(keys: list[SigningKey]) -> dict[str, Any]:

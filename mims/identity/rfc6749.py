@@ -186,7 +186,8 @@ def _check_parameters(request: FormRequest) -> None:
         raise InvalidRequestError(description="grant_type is missing")
 
 
-def _form_fields(content_type: str, body: bytes) -> list[tuple[str, str]]:
+def form_fields(content_type: str, body: bytes) -> list[tuple[str, str]]:
+    """The fields of a form-encoded request body (the token, introspection and revocation endpoints)."""
     if content_type.split(";", 1)[0].strip().lower() != FORM:
         raise InvalidRequestError(description=f"the request body must be {FORM}")
     try:
@@ -228,7 +229,7 @@ async def token(request: Request) -> OrjsonResponse:
     endpoint = request.app.state.settings.issuer.rstrip("/") + "/token"
     headers = request.headers  # case-insensitive, as authlib expects
     try:
-        form = FormRequest(endpoint, headers, _form_fields(headers.get("content-type", ""), await request.body()))
+        form = FormRequest(endpoint, headers, form_fields(headers.get("content-type", ""), await request.body()))
         _check_parameters(form)
     except OAuth2Error as error:
         return server.handle_error_response(FormRequest(endpoint, headers, []), error)

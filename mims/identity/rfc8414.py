@@ -29,6 +29,10 @@ def metadata(settings: IdentitySettings) -> dict[str, Any]:
         "response_types_supported": [],
         "grant_types_supported": list(GRANT_TYPES),
         "token_endpoint_auth_methods_supported": list(AUTH_METHODS),
+        "introspection_endpoint": f"{base}/introspect",
+        "introspection_endpoint_auth_methods_supported": list(AUTH_METHODS),
+        "revocation_endpoint": f"{base}/revoke",
+        "revocation_endpoint_auth_methods_supported": list(AUTH_METHODS),
     }
 
 

@@ -6,6 +6,7 @@ describes them for queries, so the two must change together.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from mims.identity.clients import Client, ClientExists
 from mims.identity.keys import SigningKey
+from mims.kit.storage import begin_write
 
 metadata = sa.MetaData()
 
@@ -36,7 +38,8 @@ signing_keys = sa.Table(
     sa.Column("alg", sa.String(16), nullable=False),
     sa.Column("private_jwk", sa.JSON, nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-    # Set when the key stops signing; rotation keeps it published for an overlap period.
+    # Set by rotation, when the key stops signing, to the end of its overlap period: the key
+    # is published until then and neither published nor used afterwards.
     sa.Column("retired_at", sa.DateTime(timezone=True), nullable=True),
 )
 
@@ -67,25 +70,28 @@ class SqlClientStore:
     async def get(self, client_id: str) -> Client | None:
         async with self._engine.connect() as connection:
             row = (await connection.execute(sa.select(clients).where(clients.c.client_id == client_id))).first()
-        if row is None:
-            return None
-        found = row._mapping
-        return Client(
-            client_id=found["client_id"],
-            secret_hash=found["secret_hash"],
-            name=found["name"],
-            grant_types=tuple(found["grant_types"]),
-            scopes=tuple(found["scopes"]),
-            token_endpoint_auth_method=found["token_endpoint_auth_method"],
-            created_at=_utc(found["created_at"]),
-        )
+        return None if row is None else _client(row._mapping)
+
+    async def all(self) -> list[Client]:
+        """Every registered client, oldest first."""
+        query = sa.select(clients).order_by(clients.c.created_at, clients.c.client_id)
+        async with self._engine.connect() as connection:
+            rows = (await connection.execute(query)).all()
+        return [_client(row._mapping) for row in rows]
+
+    async def any(self) -> bool:
+        """Whether any client is registered."""
+        async with self._engine.connect() as connection:
+            return (await connection.execute(sa.select(clients.c.client_id).limit(1))).first() is not None
 
 
 class SqlSigningKeyStore:
-    """:class:`~mims.identity.keys.SigningKeyStore` on the MIM's engine."""
+    """:class:`~mims.identity.keys.SigningKeyStore` on the MIM's engine; ``clock`` decides which
+    keys the overlap period still publishes."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self._engine = engine
+        self._clock = clock
 
     async def add(self, key: SigningKey) -> None:
         async with self._engine.begin() as connection:
@@ -100,14 +106,41 @@ class SqlSigningKeyStore:
             )
 
     async def active(self) -> list[SigningKey]:
-        query = (
-            sa.select(signing_keys)
-            .where(signing_keys.c.retired_at.is_(None))
-            .order_by(signing_keys.c.created_at, signing_keys.c.kid)
-        )
+        retired_at = signing_keys.c.retired_at
+        return await self._select(sa.or_(retired_at.is_(None), retired_at > self._clock()))
+
+    async def signing(self) -> list[SigningKey]:
+        return await self._select(signing_keys.c.retired_at.is_(None))
+
+    async def rotate(self, key: SigningKey, retire_at: datetime) -> list[SigningKey]:
+        signing = signing_keys.c.retired_at.is_(None)
+        async with begin_write(self._engine) as connection:
+            rows = (await connection.execute(sa.select(signing_keys).where(signing))).all()
+            await connection.execute(signing_keys.update().where(signing).values(retired_at=retire_at))
+            await connection.execute(
+                signing_keys.insert().values(
+                    kid=key.kid, alg=key.alg, private_jwk=key.private_jwk, created_at=key.created_at, retired_at=None
+                )
+            )
+        return [_signing_key({**row._mapping, "retired_at": retire_at}) for row in rows]
+
+    async def _select(self, condition: sa.ColumnElement[bool]) -> list[SigningKey]:
+        query = sa.select(signing_keys).where(condition).order_by(signing_keys.c.created_at, signing_keys.c.kid)
         async with self._engine.connect() as connection:
             rows = (await connection.execute(query)).all()
         return [_signing_key(row._mapping) for row in rows]
+
+
+def _client(row: Any) -> Client:
+    return Client(
+        client_id=row["client_id"],
+        secret_hash=row["secret_hash"],
+        name=row["name"],
+        grant_types=tuple(row["grant_types"]),
+        scopes=tuple(row["scopes"]),
+        token_endpoint_auth_method=row["token_endpoint_auth_method"],
+        created_at=_utc(row["created_at"]),
+    )
 
 
 def _signing_key(row: Any) -> SigningKey:

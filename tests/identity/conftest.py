@@ -58,3 +58,24 @@ async def start(tmp_path: Path, database_url: str | None) -> AsyncIterator[Calla
 @pytest.fixture
 async def identity(start) -> Identity:
     return await start()
+
+
+async def issue_token(identity: Identity, registration: Registration, **data: str) -> str:
+    """A client_credentials access token for ``registration``, got over HTTP."""
+    client_id, secret = registration.client.client_id, registration.client_secret
+    if registration.client.token_endpoint_auth_method == "client_secret_post":
+        response = await identity.http.post(
+            "/token", data={"grant_type": "client_credentials", "client_id": client_id, "client_secret": secret, **data}
+        )
+    else:
+        response = await identity.http.post(
+            "/token", data={"grant_type": "client_credentials", **data}, auth=(client_id, secret)
+        )
+    assert response.status_code == 200, response.text
+    return response.json()["access_token"]
+
+
+@pytest.fixture
+def issue() -> Callable[..., Awaitable[str]]:
+    """``await issue(identity, registration, scope=...)``: an access token from /token."""
+    return issue_token
