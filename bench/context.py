@@ -105,26 +105,14 @@ async def run(creates: int, writes: int, rows: int) -> list[tuple[str, str, str]
         async with app.router.lifespan_context(app):
             client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bench")
             bodies = [building(number, rng) for number in range(creates)]
-
-            async def post_each() -> None:
-                for body in bodies:
-                    response = await client.post(ENTITIES, json=body)
-                    assert response.status_code == 201, response.text
-
-            created = await timed(post_each)
+            created = await timed(lambda: post_each(client, bodies))
             results.append(("create, one POST each (ASGI)", f"{creates / created:,.0f} entities/s", f"{created:.1f} s"))
             serving = await asyncio.to_thread(served_creates, Path(folder) / "uvicorn", bodies)
             results.append((f"create, one POST each (uvicorn, {CLIENT_THREADS} clients)",
                             f"{creates / serving:,.0f} entities/s", f"{serving:.1f} s"))
 
             upserts = [building(creates + number, rng) for number in range(writes)]
-
-            async def upsert_batches() -> None:
-                for start in range(0, len(upserts), BATCH):
-                    response = await client.post("/ngsi-ld/v1/entityOperations/upsert", json=upserts[start:start + BATCH])
-                    assert response.status_code in (201, 204), response.text
-
-            upserted = await timed(upsert_batches)
+            upserted = await timed(lambda: upsert_batches(client, upserts))
             results.append((f"batch upsert, {BATCH} per request", f"{writes / upserted:,.0f} entities/s", f"{upserted:.1f} s"))
 
             bare_create, bare_upsert = await without_derived_data(Path(folder) / "bare", bodies, upserts)
@@ -184,17 +172,20 @@ async def without_derived_data(data_dir: Path, bodies: list[dict[str, Any]], ups
     async with app.router.lifespan_context(app):
         app.state.entity_listeners.clear()
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bench") as client:
+            return await timed(lambda: post_each(client, bodies)), await timed(lambda: upsert_batches(client, upserts))
 
-            async def post_each() -> None:
-                for body in bodies:
-                    await _expect(client.post(ENTITIES, json=body), 201)
 
-            async def upsert_batches() -> None:
-                for start in range(0, len(upserts), BATCH):
-                    response = await client.post("/ngsi-ld/v1/entityOperations/upsert", json=upserts[start:start + BATCH])
-                    assert response.status_code in (201, 204), response.text
+async def post_each(client: httpx.AsyncClient, bodies: list[dict[str, Any]]) -> None:
+    """Create Entity, one POST per body."""
+    for body in bodies:
+        await _expect(client.post(ENTITIES, json=body), 201)
 
-            return await timed(post_each), await timed(upsert_batches)
+
+async def upsert_batches(client: httpx.AsyncClient, upserts: list[dict[str, Any]]) -> None:
+    """Batch Upsert, BATCH entities per request."""
+    for start in range(0, len(upserts), BATCH):
+        response = await client.post("/ngsi-ld/v1/entityOperations/upsert", json=upserts[start:start + BATCH])
+        assert response.status_code in (201, 204), response.text
 
 
 @contextlib.contextmanager

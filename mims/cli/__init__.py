@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import typer
 
-from mims.cli import identity, ppi, run
+from mims.cli import ppi, run
+from mims.cli.services import SERVICES, Service, load
 
 app = typer.Typer(
     name="oup",
@@ -15,7 +16,21 @@ app = typer.Typer(
 app.command()(run.serve)
 app.command()(run.up)
 app.add_typer(ppi.app, name="ppi", help="Inspect, validate and compare PPI contracts.")
-app.add_typer(identity.app, name="identity", help="Administer the identity MIM: clients and signing keys.")
+
+
+def _admin_command(service: Service) -> None:
+    """`oup <service> ...`: the MIM's own admin commands, imported only when run."""
+
+    @app.command(service.name, help=f"Administer {service.name}: `oup {service.name} --help` lists its commands.",
+                 context_settings={"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []})
+    def admin(context: typer.Context) -> None:
+        assert service.admin is not None
+        typer.main.get_command(load(service.admin))(args=context.args, prog_name=f"oup {service.name}")
+
+
+for _service in SERVICES.values():
+    if _service.admin is not None:
+        _admin_command(_service)
 
 
 def main() -> None:

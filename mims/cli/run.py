@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 import uvicorn
 
-from mims.cli import identity
-from mims.cli.services import SERVICES, get_service
+from mims.cli.services import SERVICES, get_service, load
 from mims.cli.supervisor import Supervisor
-
-
-def _load_factory(path: str):
-    module, _, attr = path.partition(":")
-    return getattr(importlib.import_module(module), attr)
 
 
 def serve(
@@ -36,10 +29,10 @@ def serve(
     except LookupError as exc:
         raise typer.BadParameter(str(exc), param_hint="MIM") from None
     given = {"host": host, "port": port, "data_dir": data_dir, "public_url": public_url}
-    app = _load_factory(service.factory)(**{k: v for k, v in given.items() if v is not None})
+    app = load(service.factory)(**{k: v for k, v in given.items() if v is not None})
     settings = app.state.settings
-    if service.name == "identity":
-        identity.bootstrap(settings=settings)
+    if service.first_start is not None:
+        load(service.first_start)(settings=settings)
     uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False)
 
 
@@ -60,8 +53,9 @@ def up(
         services = [get_service(n) for n in names]
     except LookupError as exc:
         raise typer.BadParameter(str(exc), param_hint="--only") from None
-    if "identity" in names:
-        # Here rather than in the child, so the credentials show before the services' output.
-        identity.bootstrap(data_dir=data_dir)
+    for service in services:
+        if service.first_start is not None:
+            # Here rather than in the child, so what it prints shows before the services' output.
+            load(service.first_start)(data_dir=data_dir)
     supervisor = Supervisor(services, host=host, data_dir=data_dir, port_offset=port_offset)
     raise typer.Exit(supervisor.run(ready_timeout=ready_timeout))

@@ -1,12 +1,15 @@
 """The services `oup` knows how to run, on fixed and documented ports.
 
-Each entry names the app factory by import path, so the CLI never imports a MIM
-until it is asked to serve it (and MIMs stay independent of each other).
+Each entry names the app factory (and a MIM's own admin commands and first-start step) by
+import path, so the CLI never imports a MIM until it is asked to run it (and MIMs stay
+independent of each other).
 """
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -15,12 +18,16 @@ class Service:
     factory: str  # "package.module:callable" returning a FastAPI app
     port: int
     summary: str
+    admin: str | None = None  # "package.module:app": a typer app run as `oup <name> ...`
+    first_start: str | None = None  # "package.module:callable(settings=...)" run before serving
 
 
 SERVICES: dict[str, Service] = {
     s.name: s
     for s in (
-        Service("identity", "mims.identity.service:create_app", 8001, "OAuth 2.0 authorization server: clients, keys, access tokens"),
+        Service("identity", "mims.identity.service:create_app", 8001,
+                "OAuth 2.0 authorization server: clients, keys, access tokens",
+                admin="mims.identity.admin:app", first_start="mims.identity.admin:first_start"),
         Service("context", "mims.context.service:create_app", 8002, "NGSI-LD context broker: the city's digital twin"),
         Service("echo", "mims.echo.service:create_app", 8009, "reference MIM showing the kit"),
     )
@@ -33,3 +40,9 @@ def get_service(name: str) -> Service:
     except KeyError:
         known = ", ".join(sorted(SERVICES))
         raise LookupError(f"unknown service {name!r}; known services: {known}") from None
+
+
+def load(path: str) -> Any:
+    """The object a ``package.module:attribute`` path names, imported now."""
+    module, _, attribute = path.partition(":")
+    return getattr(importlib.import_module(module), attribute)

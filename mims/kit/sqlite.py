@@ -113,7 +113,9 @@ def _configure(engine: AsyncEngine) -> None:
             dbapi_connection._connection.inline = False
 
 
-_TURNS: weakref.WeakKeyDictionary[Any, dict[asyncio.AbstractEventLoop, asyncio.Lock]] = weakref.WeakKeyDictionary()
+# Per engine and event loop (an asyncio lock belongs to one loop); both go when they are gone.
+_TURNS: weakref.WeakKeyDictionary[Any, weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock]] = (
+    weakref.WeakKeyDictionary())
 
 
 @asynccontextmanager
@@ -127,7 +129,7 @@ async def write_turn(engine: AsyncEngine) -> AsyncIterator[None]:
     to SQLite, as before.
     """
     loop = asyncio.get_running_loop()
-    lock = _TURNS.setdefault(engine.sync_engine, {}).setdefault(loop, asyncio.Lock())
+    lock = _TURNS.setdefault(engine.sync_engine, weakref.WeakKeyDictionary()).setdefault(loop, asyncio.Lock())
     try:
         async with asyncio.timeout(SQLITE_BUSY_TIMEOUT_MS / 1000):
             await lock.acquire()

@@ -2,7 +2,8 @@
 
 The commands work directly on the MIM's storage (the database its service uses, chosen by the
 same data folder and database URL settings), not over HTTP. Secrets are printed once, to the
-console, and never logged. The MIM is imported only when a command runs.
+console, and never logged. The `oup` command loads this module by its import path (see
+``mims.cli.services``) only when ``oup identity`` runs or identity first starts.
 """
 
 from __future__ import annotations
@@ -10,16 +11,25 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-if TYPE_CHECKING:
-    from mims.identity.clients import Registration
-    from mims.identity.settings import IdentitySettings
+from mims.identity.bootstrap import bootstrap_clients, identity_storage
+from mims.identity.clients import (
+    ClientExists,
+    InvalidClientMetadata,
+    Registration,
+    parse_scopes,
+    register_client,
+)
+from mims.identity.keys import rotate_signing_key
+from mims.identity.service import SPEC
+from mims.identity.settings import IdentitySettings
+from mims.identity.storage import SqlClientStore, SqlSigningKeyStore
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -28,9 +38,6 @@ DatabaseUrl = Annotated[str | None, typer.Option(help="Database URL [default: SQ
 
 
 def _settings(**overrides: Any) -> IdentitySettings:
-    from mims.identity.service import SPEC
-    from mims.identity.settings import IdentitySettings
-
     settings = SPEC.settings(**{name: value for name, value in overrides.items() if value is not None})
     assert isinstance(settings, IdentitySettings)
     return settings
@@ -67,15 +74,6 @@ def add_client(
     database_url: DatabaseUrl = None,
 ) -> None:
     """Register a confidential client; prints its client_id and secret (shown only this once)."""
-    from mims.identity.bootstrap import identity_storage
-    from mims.identity.clients import (
-        ClientExists,
-        InvalidClientMetadata,
-        parse_scopes,
-        register_client,
-    )
-    from mims.identity.storage import SqlClientStore
-
     settings = _settings(data_dir=data_dir, database_url=database_url)
     scopes = [token for text in scope for token in parse_scopes(text)]
 
@@ -101,9 +99,6 @@ def add_client(
 @app.command("list-clients")
 def list_clients(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
     """The registered clients (never their secrets)."""
-    from mims.identity.bootstrap import identity_storage
-    from mims.identity.storage import SqlClientStore
-
     settings = _settings(data_dir=data_dir, database_url=database_url)
 
     async def load() -> list:
@@ -130,12 +125,8 @@ def list_clients(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> 
 def rotate_keys(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
     """A new ES256 signing key; the previous one stays in /jwks for the key_overlap setting.
 
-    A running identity service picks the new key up when it restarts.
+    A running identity service picks the new key up within ``service.KEY_RELOAD_INTERVAL``.
     """
-    from mims.identity.bootstrap import identity_storage
-    from mims.identity.keys import rotate_signing_key
-    from mims.identity.storage import SqlSigningKeyStore
-
     settings = _settings(data_dir=data_dir, database_url=database_url)
 
     async def rotate():
@@ -150,14 +141,11 @@ def rotate_keys(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> N
         console.print(f"Previous key {old.kid} stays published until {until}", markup=False)
 
 
-def bootstrap(*, settings: IdentitySettings | None = None, console: Console | None = None, **overrides: Any) -> None:
+def first_start(*, settings: IdentitySettings | None = None, console: Console | None = None, **overrides: Any) -> None:
     """On first start (no client yet): register the admin and demo clients and print them once.
 
     ``settings`` are the service's own; without them they are read with ``overrides`` on top.
     """
-    from mims.identity.bootstrap import bootstrap_clients, identity_storage
-    from mims.identity.storage import SqlClientStore
-
     settings = settings if settings is not None else _settings(**overrides)
 
     async def run() -> list[Registration]:
