@@ -28,6 +28,7 @@ test: $(VENV)/.installed-test
 bench: $(VENV)/.installed
 	$(BIN)/python -m bench.ppi
 	$(BIN)/python -m bench.context
+	$(BIN)/python -m bench.identity
 
 lint-imports: $(VENV)/.installed-test
 	$(BIN)/lint-imports

@@ -20,13 +20,9 @@ import argparse
 import asyncio
 import contextlib
 import logging
-import os
 import random
 import resource
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -41,6 +37,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.dialects import sqlite
 
+from bench.serving import free_port, uvicorn_served
 from mims.context.service import create_app
 from mims.context.storage.indexing import (
     attribute_values,
@@ -191,19 +188,11 @@ async def upsert_batches(client: httpx.AsyncClient, upserts: list[dict[str, Any]
 @contextlib.contextmanager
 def served(data_dir: Path) -> Iterator[str]:
     """A broker served by uvicorn in a separate process on 127.0.0.1; its base URL."""
-    port = _free_port()
-    environment = {**os.environ, "OUP_CONTEXT_DATA_DIR": str(data_dir), "OUP_CONTEXT_JSONLD_REMOTE": "false",
+    port = free_port()
+    environment = {"OUP_CONTEXT_DATA_DIR": str(data_dir), "OUP_CONTEXT_JSONLD_REMOTE": "false",
                    "OUP_CONTEXT_AUTH": "off", "OUP_CONTEXT_LOG_LEVEL": "ERROR"}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "--factory", "mims.context.service:create_app", "--host", "127.0.0.1",
-         "--port", str(port), "--log-level", "warning", "--no-access-log"], env=environment)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        _wait_until_up(base, server)
-        yield base
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+    with uvicorn_served("mims.context.service:create_app", port, environment):
+        yield f"http://127.0.0.1:{port}"
 
 
 def served_creates(data_dir: Path, bodies: list[dict[str, Any]]) -> float:
@@ -224,27 +213,6 @@ def served_creates(data_dir: Path, bodies: list[dict[str, Any]]) -> float:
         for thread in threads:
             thread.join()
         return time.perf_counter() - started
-
-
-def _wait_until_up(base: str, server: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError("the uvicorn server exited at start-up")
-        try:
-            if httpx.get(f"{base}/health").status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError("the uvicorn server did not start within 60 s")
-
-
-def _free_port() -> int:
-    """A local port nothing listens on (for the server, and as the dead notification endpoint)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 async def notification_latencies(client: httpx.AsyncClient) -> list[float]:
@@ -286,7 +254,7 @@ async def notification_latencies(client: httpx.AsyncClient) -> list[float]:
             "notification": {"endpoint": {"uri": endpoint}}}), 201)
     dead = await client.post("/ngsi-ld/v1/subscriptions", json={
         "type": "Subscription", "entities": [{"type": "Meter"}], "watchedAttributes": ["energy"],
-        "notification": {"endpoint": {"uri": f"http://127.0.0.1:{_free_port()}/dead"}}})
+        "notification": {"endpoint": {"uri": f"http://127.0.0.1:{free_port()}/dead"}}})
     assert dead.status_code == 201, dead.text
     sent: dict[int, float] = {}
     for number in range(UPDATES):

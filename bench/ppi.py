@@ -27,7 +27,11 @@ from rich.table import Table
 
 import ppi_schemas
 from ppi_schemas import jsonld as project_jsonld
-from ppi_schemas.jsonld.loader import CONTEXTS_DIR, NGSI_LD_CORE_CONTEXT_LATEST_URL, NGSI_LD_CORE_CONTEXT_URL
+from ppi_schemas.jsonld.loader import (
+    CONTEXTS_DIR,
+    NGSI_LD_CORE_CONTEXT_LATEST_URL,
+    NGSI_LD_CORE_CONTEXT_URL,
+)
 
 PPI_REF = "ngsi-ld-entity@1.0.0"
 EXAMPLE = "typical-entity"

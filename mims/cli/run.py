@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 import typer
 import uvicorn
 
+from mims.cli.region import run as run_region
 from mims.cli.services import SERVICES, get_service, load
 from mims.cli.supervisor import Supervisor
 
@@ -42,12 +43,19 @@ def up(
     port_offset: Annotated[int, typer.Option(help="Added to every fixed port")] = 0,
     only: Annotated[Optional[list[str]], typer.Option(help="Run only these services")] = None,
     ready_timeout: Annotated[float, typer.Option(help="Seconds to wait for readiness")] = 60.0,
+    region: Annotated[
+        bool, typer.Option("--region", help="Three federated cities (rotterdam, den-haag, zuid-holland)")
+    ] = False,
 ) -> None:
     """Start every MIM as its own process, wait until ready, stop all on Ctrl-C or SIGTERM.
 
     On first start the identity MIM's admin and demo clients are created and their credentials
     printed once.
     """
+    if region:
+        if only or port_offset:
+            raise typer.BadParameter("--region sets the services and ports of each city itself", param_hint="--region")
+        raise typer.Exit(run_region(host=host, data_dir=data_dir, ready_timeout=ready_timeout))
     names = only or list(SERVICES)
     try:
         services = [get_service(n) for n in names]

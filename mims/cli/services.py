@@ -20,6 +20,7 @@ class Service:
     summary: str
     admin: str | None = None  # "package.module:app": a typer app run as `oup <name> ...`
     first_start: str | None = None  # "package.module:callable(settings=...)" run before serving
+    upstreams: tuple[str, ...] = ()  # services whose URLs it is given as OUP_<NAME>_<UPSTREAM>_URL
 
 
 SERVICES: dict[str, Service] = {
@@ -30,6 +31,9 @@ SERVICES: dict[str, Service] = {
                 admin="mims.identity.admin:app", first_start="mims.identity.admin:first_start"),
         Service("context", "mims.context.service:create_app", 8002, "NGSI-LD context broker: the city's digital twin"),
         Service("echo", "mims.echo.service:create_app", 8009, "reference MIM showing the kit"),
+        Service("gateway", "gateway.service:create_app", 8000,
+                "the city's front door: routing, access policy, PPI checks, audit",
+                upstreams=("identity", "context")),
     )
 }
 

@@ -8,6 +8,7 @@ leaves no orphans behind.
 from __future__ import annotations
 
 import ctypes
+import os
 import signal
 import subprocess
 import sys
@@ -20,10 +21,16 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
-from mims.cli.services import Service
+from mims.cli.services import Service, get_service
+from mims.kit.settings import env_prefix
 
 _PR_SET_PDEATHSIG = 1
 STOP_GRACE_SECONDS = 10.0
+#: The service whose RFC 8414 metadata names the issuer (and JWKS) the others verify tokens with.
+ISSUER_SERVICE = "identity"
+OAUTH_METADATA = "/.well-known/oauth-authorization-server"
+#: The service in front of all others: its URL is the platform's address.
+FRONT_DOOR = "gateway"
 
 
 def _die_with_parent() -> None:
@@ -56,16 +63,28 @@ class Supervisor:
         self._stopping = False
 
     def run(self, *, ready_timeout: float) -> int:
-        """Start, wait for readiness, print the table, then wait for a stop signal."""
+        """Start (the issuer first, see :func:`token_settings`), wait for readiness, print the table,
+        then wait for a stop signal."""
         previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
         # Explicitly for SIGINT too: a shell starts background jobs with SIGINT ignored.
         for sig in previous:
             signal.signal(sig, self._on_signal)
         try:
-            self._start_all()
-            if not self._wait_ready(ready_timeout):
+            deadline = time.monotonic() + ready_timeout
+            # The issuer first: the others are told its URL, which only it knows for sure.
+            self._start([s for s in self.services if s.name == ISSUER_SERVICE], {})
+            if self.children and not self._wait_ready(deadline):
+                return 1
+            issuer = self._issuer() if self.children else {}
+            if issuer is None:
+                return 1
+            self._start([s for s in self.services if s.name != ISSUER_SERVICE], issuer)
+            if not self._wait_ready(deadline):
                 return 1
             self.console.print(self._table())
+            for child in self.children:
+                if child.service.name == FRONT_DOOR:
+                    self.console.print(f"The one address users need: [bold]{child.url}[/bold]")
             self.console.print("All services ready. Press Ctrl-C to stop.")
             return self._watch()
         except _StopRequested:
@@ -78,16 +97,38 @@ class Supervisor:
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         raise _StopRequested
 
-    def _start_all(self) -> None:
-        for service in self.services:
+    def _start(self, services: list[Service], issuer: dict[str, str]) -> None:
+        for service in services:
             port = service.port + self.port_offset
             cmd = [sys.executable, "-m", "mims.cli", "serve", service.name,
                    "--host", self.host, "--port", str(port), "--data-dir", str(self.data_dir)]
-            process = subprocess.Popen(cmd, start_new_session=True, preexec_fn=_die_with_parent)
+            env = {**os.environ, **token_settings(service, issuer), **self._upstream_settings(service)}
+            process = subprocess.Popen(cmd, start_new_session=True, preexec_fn=_die_with_parent, env=env)
             self.children.append(Child(service, f"http://{self.host}:{port}", process))
 
-    def _wait_ready(self, timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
+    def _upstream_settings(self, service: Service) -> dict[str, str]:
+        """``OUP_<NAME>_<UPSTREAM>_URL`` for each upstream ``service`` routes to (the gateway), at the
+        ports this run uses; settings made in the environment win."""
+        prefix = env_prefix(service.name)
+        settings = {}
+        for name in service.upstreams:
+            variable = f"{prefix}{name.upper().replace('-', '_')}_URL"
+            if variable not in os.environ:
+                settings[variable] = f"http://{self.host}:{get_service(name).port + self.port_offset}"
+        return settings
+
+    def _issuer(self) -> dict[str, str] | None:
+        """The started issuer's ``issuer`` and ``jwks_uri`` (RFC 8414), whatever set them:
+        its port, public URL or an explicit setting."""
+        [child] = [c for c in self.children if c.service.name == ISSUER_SERVICE]
+        try:
+            document = httpx.get(f"{child.url}{OAUTH_METADATA}", timeout=5.0).json()
+            return {"ISSUERS": str(document["issuer"]), "JWKS_URL": str(document["jwks_uri"])}
+        except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
+            self.console.print(f"[red]{ISSUER_SERVICE} serves no usable {OAUTH_METADATA}: {exc!r}[/red]")
+            return None
+
+    def _wait_ready(self, deadline: float) -> bool:
         pending = list(self.children)
         with httpx.Client(timeout=2.0) as client:
             while pending:
@@ -103,7 +144,7 @@ class Supervisor:
                         pass
                 if pending and time.monotonic() > deadline:
                     names = ", ".join(c.service.name for c in pending)
-                    self.console.print(f"[red]not ready after {timeout:.0f}s: {names}[/red]")
+                    self.console.print(f"[red]not ready in time: {names}[/red]")
                     return False
                 if pending:
                     time.sleep(0.2)
@@ -151,3 +192,14 @@ class Supervisor:
                 child.process.wait()
         if self.children:
             self.console.print("All services stopped.")
+
+
+def token_settings(service: Service, issuer: dict[str, str]) -> dict[str, str]:
+    """``OUP_<MIM>_ISSUERS`` and ``OUP_<MIM>_JWKS_URL`` naming the platform's issuer, so a service
+    that verifies tokens trusts the one `oup up` started; settings made in the environment win."""
+    prefix = env_prefix(service.name)
+    return {
+        prefix + name: value
+        for name, value in issuer.items()
+        if prefix + name not in os.environ and f"OUP_{name}" not in os.environ
+    }

@@ -1,4 +1,5 @@
-"""First start: an admin client and demo clients, so a fresh platform can be used at once.
+"""First start: an admin client and demo clients, so a fresh platform can be used at once;
+also a demo portal (a public client signing people in) and demo users ``citizen`` and ``officer``.
 
 Called by the command line (``oup up``, ``oup serve identity``), never by the app itself: the
 secrets are returned to the caller, which shows them once on the console and nowhere else.
@@ -6,6 +7,7 @@ secrets are returned to the caller, which shows them once on the console and now
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -16,6 +18,8 @@ from mims.identity.clients import ClientExists, Registration, register_client
 from mims.identity.service import SPEC
 from mims.identity.settings import IdentitySettings
 from mims.identity.storage import SqlClientStore
+from mims.identity.user_storage import SqlUserStore
+from mims.identity.users import User, UserExists, register_user
 from mims.kit import storage
 
 
@@ -32,6 +36,15 @@ SEEDS = (
     Seed("demo-context-reader", "Demo: reads the city's context", ("context:read",)),
     Seed("demo-context-writer", "Demo: reads and writes the city's context", ("context:read", "context:write")),
 )
+
+
+#: The portal people sign in through (a public client: PKCE, no secret), at the gateway's port.
+DEMO_PORTAL = Seed(
+    "demo-portal", "Demo: citizen and officer portal", ("context:read", "permit:submit", "permit:review")
+)
+DEMO_PORTAL_REDIRECT_URI = "http://127.0.0.1:8000/auth/callback"
+#: username, display name, roles.
+DEMO_USERS = (("citizen", "Demo citizen", ("citizen",)), ("officer", "Demo permit officer", ("officer",)))
 
 
 @asynccontextmanager
@@ -68,3 +81,39 @@ async def bootstrap_clients(store: SqlClientStore, platform_scopes: Iterable[str
         except ClientExists:
             continue
     return made
+
+
+async def bootstrap_sign_in(
+    clients: SqlClientStore, users: SqlUserStore, platform_scopes: Iterable[str]
+) -> tuple[list[Registration], list[tuple[User, str]]]:
+    """When no user exists yet: the demo portal (if the platform offers its scopes) and the demo
+    users with random passwords, returned so the caller can show them once."""
+    if await users.any():
+        return [], []
+    offered = tuple(platform_scopes)
+    portal = []
+    if set(DEMO_PORTAL.scopes) <= set(offered):
+        try:
+            portal.append(
+                await register_client(
+                    clients,
+                    name=DEMO_PORTAL.name,
+                    scopes=DEMO_PORTAL.scopes,
+                    platform_scopes=offered,
+                    grant_types=("authorization_code", "refresh_token"),
+                    token_endpoint_auth_method="none",
+                    redirect_uris=(DEMO_PORTAL_REDIRECT_URI,),
+                    client_id=DEMO_PORTAL.client_id,
+                )
+            )
+        except ClientExists:
+            pass
+    people = []
+    for username, name, roles in DEMO_USERS:
+        password = secrets.token_urlsafe(12)
+        try:
+            user = await register_user(users, username=username, password=password, roles=roles, name=name)
+        except UserExists:
+            continue
+        people.append((user, password))
+    return portal, people

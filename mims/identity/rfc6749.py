@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any, ClassVar
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, quote
 
 import anyio.from_thread
 import anyio.to_thread
@@ -37,14 +38,18 @@ from mims.identity.clients import (
     parse_scopes,
     spend_decoy_verification,
 )
+from mims.identity.bruteforce import guarded
+from mims.identity.client_cache import ClientCache
 from mims.identity.rfc8707 import requested_resources, resource_indicators
 from mims.identity.rfc9068 import AccessTokenGenerator
+from mims.identity.users import OIDC_SCOPES
 from mims.kit.auth.rfc6750 import REALM
 from mims.kit.errors import OrjsonResponse
 
 FORM = "application/x-www-form-urlencoded"
-#: RFC 8707 section 2 allows several; every other parameter at most once (RFC 6749 section 3.2).
-REPEATABLE = frozenset({"resource"})
+#: RFC 8707 section 2 and RFC 8693 section 2.1 allow several; every other parameter at most once
+#: (RFC 6749 section 3.2).
+REPEATABLE = frozenset({"resource", "audience"})
 
 router = APIRouter(tags=["identity"])
 
@@ -58,19 +63,25 @@ class OAuthClient(ClientMixin):
     def get_client_id(self) -> str:
         return self.client.client_id
 
-    def get_default_redirect_uri(self) -> None:
-        return None
+    def get_default_redirect_uri(self) -> str | None:
+        """RFC 6749 section 3.1.2.3: a request may leave out the redirect URI only when the
+        client registered exactly one."""
+        uris = self.client.redirect_uris
+        return uris[0] if len(uris) == 1 else None
 
     def get_allowed_scope(self, scope: str | None) -> str | None:
         """RFC 6749 section 3.3: scopes the client may not have are dropped; no scope asked means
-        all it may have; None (invalid_scope) when nothing asked for is allowed."""
+        all it may have; None (invalid_scope) when nothing asked for is allowed. A client that
+        signs users in may also ask for the OpenID Connect scopes."""
         if not scope:
             return " ".join(self.client.scopes)
-        allowed = [s for s in parse_scopes(scope) if s in self.client.scopes]
+        offered = set(self.client.scopes) | (set(OIDC_SCOPES) if "authorization_code" in self.client.grant_types else set())
+        allowed = [s for s in parse_scopes(scope) if s in offered]
         return " ".join(allowed) if allowed else None
 
     def check_redirect_uri(self, redirect_uri: str) -> bool:
-        return False
+        """Exact string matching (RFC 9700 section 2.1)."""
+        return redirect_uri in self.client.redirect_uris
 
     def check_client_secret(self, client_secret: str) -> bool:
         return self.client.check_secret(client_secret)
@@ -79,7 +90,7 @@ class OAuthClient(ClientMixin):
         return endpoint == "token" and method == self.client.token_endpoint_auth_method
 
     def check_response_type(self, response_type: str) -> bool:
-        return False
+        return response_type == "code" and "authorization_code" in self.client.grant_types
 
     def check_grant_type(self, grant_type: str) -> bool:
         return grant_type in self.client.grant_types
@@ -132,22 +143,37 @@ class ClientCredentialsGrant(grants.ClientCredentialsGrant):
         finally:
             requested_resources.reset(reset)
 
+    def generate_token(self, user: Any = None, scope: str | None = None, **kwargs: Any) -> dict[str, Any]:
+        """OpenID Connect scopes are about a signed-in person: a client acting for itself gets none."""
+        asked = parse_scopes(scope)
+        platform = [name for name in asked if name not in OIDC_SCOPES]
+        if asked and not platform:
+            raise InvalidScopeError(description="the OpenID Connect scopes need a signed-in user (authorization_code)")
+        return super().generate_token(user=user, scope=" ".join(platform) or None, **kwargs)
+
 
 class TokenServer(AuthorizationServer):
-    """The authorization server; ``clients`` gives the client store of the running app."""
+    """The authorization server; ``clients`` gives the client store of the running app, whose
+    records ``cache`` keeps for a while."""
 
-    def __init__(self, *, clients: Callable[[], ClientStore], generator: AccessTokenGenerator) -> None:
+    def __init__(
+        self, *, clients: Callable[[], ClientStore], cache: ClientCache, generator: AccessTokenGenerator
+    ) -> None:
         super().__init__()
         self._clients = clients
+        self._cache = cache
         self.register_grant(ClientCredentialsGrant)
         self.register_token_generator("default", generator)
 
     def query_client(self, client_id: str) -> OAuthClient | None:
-        client = anyio.from_thread.run(self._clients().get, client_id)
+        client = self._cache.get(client_id, self._load_client)
         if client is None:
             spend_decoy_verification()
             return None
         return OAuthClient(client)
+
+    def _load_client(self, client_id: str) -> Client | None:
+        return anyio.from_thread.run(self._clients().get, client_id)
 
     def save_token(self, token: dict[str, Any], request: OAuth2Request) -> None:
         """JWT access tokens are self-contained: nothing to store until revocation exists."""
@@ -181,7 +207,8 @@ class TokenServer(AuthorizationServer):
 def _check_parameters(request: FormRequest) -> None:
     repeated = [name for name, values in request.payload.datalist.items() if len(values) > 1 and name not in REPEATABLE]
     if repeated:
-        raise InvalidRequestError(description=f"parameters repeated: {sorted(repeated)}")
+        # Names percent-encoded: an error_description allows only printable ASCII but '"' and '\\' (RFC 6749 5.2).
+        raise InvalidRequestError(description=f"parameters repeated: {sorted(quote(name) for name in repeated)}")
     if "grant_type" not in request.payload.data:
         raise InvalidRequestError(description="grant_type is missing")
 
@@ -211,6 +238,16 @@ _TOKEN_REQUEST = {
                     "resource": {"type": "array", "items": {"type": "string", "format": "uri"}},
                     "client_id": {"type": "string"},
                     "client_secret": {"type": "string"},
+                    "code": {"type": "string", "description": "authorization_code: the code from /authorize"},
+                    "redirect_uri": {"type": "string", "description": "authorization_code: as sent to /authorize"},
+                    "code_verifier": {"type": "string", "description": "authorization_code: the PKCE verifier (RFC 7636)"},
+                    "refresh_token": {"type": "string", "description": "refresh_token: the refresh token to use"},
+                    "subject_token": {"type": "string", "description": "token exchange (RFC 8693): whom it is for"},
+                    "subject_token_type": {"type": "string", "description": "token exchange: its token type URN"},
+                    "actor_token": {"type": "string", "description": "token exchange: the acting party's token"},
+                    "actor_token_type": {"type": "string", "description": "token exchange: its token type URN"},
+                    "requested_token_type": {"type": "string", "description": "token exchange: an access token"},
+                    "audience": {"type": "array", "items": {"type": "string"}, "description": "token exchange"},
                 },
             }
         }
@@ -220,7 +257,8 @@ _TOKEN_REQUEST = {
 
 @router.post(
     "/token",
-    summary="Token endpoint (RFC 6749 section 3.2): client_credentials",
+    summary="Token endpoint (RFC 6749 section 3.2): client_credentials, authorization_code, refresh_token,"
+    " token exchange (RFC 8693)",
     openapi_extra={"requestBody": _TOKEN_REQUEST},
 )
 async def token(request: Request) -> OrjsonResponse:
@@ -234,4 +272,4 @@ async def token(request: Request) -> OrjsonResponse:
     except OAuth2Error as error:
         return server.handle_error_response(FormRequest(endpoint, headers, []), error)
     # authlib blocks (and argon2 is meant to be slow): off the event loop.
-    return await anyio.to_thread.run_sync(server.create_token_response, form)
+    return await guarded(request, form.form, partial(anyio.to_thread.run_sync, server.create_token_response, form))

@@ -9,8 +9,11 @@ clients present to them.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from functools import partial
 from typing import Any
+from urllib.parse import quote
 
 import anyio.from_thread
 import anyio.to_thread
@@ -23,10 +26,12 @@ from authlib.oauth2.rfc6749 import (
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from fastapi import APIRouter, Request
 
+from mims.identity.bruteforce import guarded
 from mims.identity.clients import AUTH_METHODS
-from mims.identity.keys import SigningKeyStore, jwk_set
+from mims.identity.keys import SigningKey, SigningKeyStore, jwk_set
 from mims.identity.revocations import RevocationStore
 from mims.identity.rfc6749 import FormRequest, OAuthClient, TokenServer, form_fields
+from mims.identity.user_storage import SqlRefreshTokenStore, secret_hash
 from mims.kit.auth import InvalidToken, TokenVerifier
 from mims.kit.errors import OrjsonResponse
 
@@ -41,14 +46,17 @@ class EndpointClient(OAuthClient):
         return method == self.client.token_endpoint_auth_method
 
 
-def authenticate_caller(server: TokenServer, request: OAuth2Request, endpoint: str) -> EndpointClient:
-    """The authenticated client making ``request``; raises ``invalid_client`` otherwise."""
+def authenticate_caller(
+    server: TokenServer, request: OAuth2Request, endpoint: str, methods: Sequence[str] = AUTH_METHODS
+) -> EndpointClient:
+    """The client making ``request``, authenticated with one of ``methods``; raises
+    ``invalid_client`` otherwise."""
 
     def query(client_id: str) -> EndpointClient | None:
         found = server.query_client(client_id)
         return EndpointClient(found.client) if found is not None else None
 
-    client = ClientAuthentication(query)(request, list(AUTH_METHODS), endpoint)
+    client = ClientAuthentication(query)(request, list(methods), endpoint)
     request.client = client
     return client
 
@@ -59,15 +67,16 @@ class AccessTokens:
     def __init__(
         self, *, issuer: str, keys: Callable[[], SigningKeyStore], revocations: Callable[[], RevocationStore]
     ) -> None:
-        self._issuer = issuer
+        self.issuer = issuer
         self._keys = keys
         self._revocations = revocations
+        # The verifier of the published keys it was built for: kept while they stay the same, so
+        # its verified-token cache serves repeated introspections of one token.
+        self._verifier: tuple[frozenset[str], TokenVerifier] | None = None
 
     async def active(self, token: str) -> dict[str, Any] | None:
         """The claims of ``token`` if it is one of ours and active, else None."""
-        keys = await self._keys().active()
-        # No leeway: this server's own clock decides whether its tokens have expired.
-        verifier = TokenVerifier(jwks=jwk_set(keys), issuers=[self._issuer], audience=None, leeway=0)
+        verifier = self._verifier_for(await self._keys().active())
         try:
             claims = (await verifier.verify(token)).claims
         except InvalidToken:
@@ -75,6 +84,14 @@ class AccessTokens:
         if not isinstance(claims["jti"], str) or await self._revocations().is_revoked(claims["jti"]):
             return None
         return claims
+
+    def _verifier_for(self, keys: list[SigningKey]) -> TokenVerifier:
+        published = frozenset(key.kid for key in keys)
+        if self._verifier is None or self._verifier[0] != published:
+            # No leeway: this server's own clock decides whether its tokens have expired.
+            verifier = TokenVerifier(jwks=jwk_set(keys), issuers=[self.issuer], audience=None, leeway=0)
+            self._verifier = (published, verifier)
+        return self._verifier[1]
 
     def active_from_thread(self, token: str) -> dict[str, Any] | None:
         """:meth:`active` for authlib's endpoints, which run in a worker thread."""
@@ -89,9 +106,13 @@ def check_token_parameter(request: OAuth2Request) -> None:
 
 
 class Introspection(IntrospectionEndpoint):
-    def __init__(self, tokens: AccessTokens) -> None:
+    """Our JWT access tokens for any authenticated client; a refresh token only for the client it
+    was issued to (no resource server ever holds one), active while unused, unrevoked, unexpired."""
+
+    def __init__(self, tokens: AccessTokens, refresh_tokens: Callable[[], SqlRefreshTokenStore]) -> None:
         super().__init__()
         self._tokens = tokens
+        self._refresh_tokens = refresh_tokens
 
     def authenticate_endpoint_client(self, request: OAuth2Request) -> EndpointClient:
         return authenticate_caller(self.server, request, self.ENDPOINT_NAME)
@@ -100,18 +121,32 @@ class Introspection(IntrospectionEndpoint):
         check_token_parameter(request)
 
     def query_token(self, token_string: str, token_type_hint: str | None) -> dict[str, Any] | None:
-        return self._tokens.active_from_thread(token_string)
+        claims = self._tokens.active_from_thread(token_string)
+        if claims is not None:
+            return {**claims, "token_type": "Bearer"}
+        record = anyio.from_thread.run(self._refresh_tokens().get, secret_hash(token_string))
+        if record is None or record.used_at is not None or record.revoked or record.expires_at <= datetime.now(UTC):
+            return None
+        return {
+            "scope": record.scope,
+            "client_id": record.client_id,
+            "sub": record.user_id,
+            "iss": self._tokens.issuer,
+            "exp": int(record.expires_at.timestamp()),
+            "iat": int(record.issued_at.timestamp()),
+        }
 
     def check_permission(self, token: dict[str, Any], client: EndpointClient, request: OAuth2Request) -> bool:
-        return True  # any authenticated client (see the module docstring)
+        """Any authenticated client for access tokens (see the module docstring)."""
+        return "token_type" in token or token["client_id"] == client.get_client_id()
 
     def create_introspection_payload(self, token: dict[str, Any] | None) -> dict[str, Any]:
         # Expiry and revocation were checked when the token was read.
         return {"active": False} if token is None else self.introspect_token(token)
 
     def introspect_token(self, token: dict[str, Any]) -> dict[str, Any]:
-        names = ("scope", "client_id", "sub", "aud", "iss", "exp", "iat", "jti")
-        return {"active": True, **{name: token[name] for name in names if name in token}, "token_type": "Bearer"}
+        names = ("scope", "client_id", "sub", "aud", "iss", "exp", "iat", "jti", "token_type")
+        return {"active": True, **{name: token[name] for name in names if name in token}}
 
 
 async def endpoint_response(request: Request, name: str, path: str) -> OrjsonResponse:
@@ -121,12 +156,13 @@ async def endpoint_response(request: Request, name: str, path: str) -> OrjsonRes
     headers = request.headers
     try:
         form = FormRequest(uri, headers, form_fields(headers.get("content-type", ""), await request.body()))
-        repeated = sorted(field for field, values in form.payload.datalist.items() if len(values) > 1)
+        # Names percent-encoded: an error_description allows only printable ASCII but '"' and '\\' (RFC 6749 5.2).
+        repeated = sorted(quote(field) for field, values in form.payload.datalist.items() if len(values) > 1)
         if repeated:
             raise InvalidRequestError(description=f"parameters repeated: {repeated}")
     except OAuth2Error as error:
         return server.handle_error_response(FormRequest(uri, headers, []), error)
-    return await anyio.to_thread.run_sync(server.create_endpoint_response, name, form)
+    return await guarded(request, form.form, partial(anyio.to_thread.run_sync, server.create_endpoint_response, name, form))
 
 
 def request_body(description: str) -> dict[str, Any]:

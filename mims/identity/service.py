@@ -10,12 +10,19 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from mims.identity import rfc6749, rfc7009, rfc7517, rfc7662, rfc8414
+from mims.identity import admin_api, authorize, oidc, rfc6749, rfc7009, rfc7517, rfc7591, rfc7662, rfc8414, rfc8693
+from mims.identity import trust_api
+from mims.identity.authorization_code import UserFlow
+from mims.identity.bearer import OwnAccessTokens
+from mims.identity.bruteforce import ClientAuthFailures
+from mims.identity.client_cache import ClientCache
 from mims.identity.keys import current_signing_key
 from mims.identity.revocations import SqlRevocationStore
 from mims.identity.rfc9068 import AccessTokenGenerator
+from mims.identity.secret_cache import verified_secrets
 from mims.identity.settings import IdentitySettings
 from mims.identity.storage import SqlClientStore, SqlSigningKeyStore
+from mims.identity.user_storage import SqlAuthorizationCodeStore, SqlRefreshTokenStore, SqlUserStore
 from mims.kit import service
 from mims.kit.periodic import every
 from mims.kit.settings import MimSettings
@@ -32,15 +39,37 @@ def _build(app: FastAPI, settings: MimSettings) -> None:
         signing_key=lambda: app.state.signing_key,
     )
     app.state.signing_key = None
-    server = rfc6749.TokenServer(clients=lambda: SqlClientStore(app.state.engine), generator=generator)
+    app.state.client_cache = ClientCache(ttl=settings.client_cache_ttl)
+    server = rfc6749.TokenServer(
+        clients=lambda: SqlClientStore(app.state.engine), cache=app.state.client_cache, generator=generator
+    )
     tokens = rfc7662.AccessTokens(
         issuer=settings.issuer,
         keys=lambda: SqlSigningKeyStore(app.state.engine),
         revocations=lambda: SqlRevocationStore(app.state.engine),
     )
-    server.register_endpoint(rfc7662.Introspection(tokens))
-    server.register_endpoint(rfc7009.Revocation(tokens, lambda: SqlRevocationStore(app.state.engine)))
+    if app.state.token_verifier is None:
+        app.state.token_verifier = OwnAccessTokens(tokens)
+    trust_api.install(app, settings)
+    rfc8693.register(server, app, settings, tokens)
+    flow = UserFlow(
+        settings=settings,
+        users=lambda: SqlUserStore(app.state.engine),
+        codes=lambda: SqlAuthorizationCodeStore(app.state.engine),
+        refresh_tokens=lambda: SqlRefreshTokenStore(app.state.engine),
+        revocations=lambda: SqlRevocationStore(app.state.engine),
+        signing_key=lambda: app.state.signing_key,
+    )
+    authorize.install(app, flow, server)
+    server.register_endpoint(rfc7662.Introspection(tokens, lambda: SqlRefreshTokenStore(app.state.engine)))
+    server.register_endpoint(rfc7009.Revocation(tokens, lambda: SqlRevocationStore(app.state.engine), flow))
     app.state.authorization_server = server
+    app.state.client_auth_failures = ClientAuthFailures(
+        per_client=settings.token_failures_per_client,
+        per_ip=settings.token_failures_per_ip,
+        trusted_proxies=settings.trusted_proxies,
+    )
+    verified_secrets.configure(ttl=settings.secret_cache_ttl, size=settings.secret_cache_size)
 
 
 #: Seconds between reloads of the signing key: a rotation (``oup identity rotate-keys``, made in
@@ -50,7 +79,8 @@ KEY_RELOAD_INTERVAL = 30.0
 
 async def load_signing_key(app: FastAPI) -> None:
     """Make the current signing key the one tokens are signed with, creating it on first start."""
-    app.state.signing_key = (await current_signing_key(SqlSigningKeyStore(app.state.engine))).jwk()
+    store = SqlSigningKeyStore(app.state.engine)
+    app.state.signing_key = (await current_signing_key(store, alg=app.state.settings.signing_alg)).jwk()
 
 
 @asynccontextmanager
@@ -68,15 +98,19 @@ SPEC = service.MimSpec(
     name="identity",
     title="Identity MIM",
     description=(
-        "OAuth 2.0 authorization server of the platform: clients, signing keys, JWT access tokens,"
-        " introspection and revocation."
+        "OAuth 2.0 authorization server and OpenID provider of the platform: clients, users and their"
+        " sign-in page, signing keys, JWT access tokens, ID tokens, refresh tokens, introspection and"
+        " revocation."
     ),
     version="0.1.0",
-    produces=("oauth-server-metadata@1.0.0", "jwt-access-token-claims@1.0.0", "introspection-response@1.0.0"),
-    routers=(rfc8414.router, rfc7517.router, rfc6749.router, rfc7662.router, rfc7009.router),
+    produces=("oauth-server-metadata@1.0.0", "jwt-access-token-claims@1.0.0", "introspection-response@1.0.0",
+              "trust-list@1.1.0"),
+    consumes=("trust-list@1.1.0", "token-exchange-request@1.0.0"),
+    routers=(rfc8414.router, rfc7517.router, rfc6749.router, rfc7662.router, rfc7009.router,
+             rfc7591.router, admin_api.router, authorize.router, oidc.router, trust_api.router),
     build=_build,
     migrations=Path(__file__).parent / "migrations" / "versions",
-    background=(_signing_key,),
+    background=(_signing_key, trust_api.running),
     settings_cls=IdentitySettings,
 )
 

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from mims.identity.clients import Client, ClientExists
 from mims.identity.keys import SigningKey
-from mims.kit.storage import begin_write
+from mims.kit.storage import as_utc, begin_write
 
 metadata = sa.MetaData()
 
@@ -23,12 +23,14 @@ clients = sa.Table(
     "identity_client",
     metadata,
     sa.Column("client_id", sa.String(128), primary_key=True),
-    sa.Column("secret_hash", sa.Text, nullable=False),
+    sa.Column("secret_hash", sa.Text, nullable=True),
     sa.Column("name", sa.Text, nullable=False),
     sa.Column("grant_types", sa.JSON, nullable=False),
     sa.Column("scopes", sa.JSON, nullable=False),
     sa.Column("token_endpoint_auth_method", sa.String(64), nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("redirect_uris", sa.JSON, nullable=False),
+    sa.Column("metadata", sa.JSON, nullable=False),
 )
 
 signing_keys = sa.Table(
@@ -62,15 +64,26 @@ class SqlClientStore:
                         scopes=list(client.scopes),
                         token_endpoint_auth_method=client.token_endpoint_auth_method,
                         created_at=client.created_at,
+                        redirect_uris=list(client.redirect_uris),
+                        metadata=dict(client.metadata),
                     )
                 )
         except sa.exc.IntegrityError:
             raise ClientExists(client.client_id) from None
 
     async def get(self, client_id: str) -> Client | None:
+        if not _storable(client_id):
+            return None
         async with self._engine.connect() as connection:
             row = (await connection.execute(sa.select(clients).where(clients.c.client_id == client_id))).first()
         return None if row is None else _client(row._mapping)
+
+    async def delete(self, client_id: str) -> bool:
+        if not _storable(client_id):
+            return False
+        async with self._engine.begin() as connection:
+            result = await connection.execute(clients.delete().where(clients.c.client_id == client_id))
+        return result.rowcount > 0
 
     async def all(self) -> list[Client]:
         """Every registered client, oldest first."""
@@ -131,6 +144,11 @@ class SqlSigningKeyStore:
         return [_signing_key(row._mapping) for row in rows]
 
 
+def _storable(client_id: str) -> bool:
+    """Whether ``client_id`` could be a stored id: PostgreSQL refuses to even compare text with NUL."""
+    return "\x00" not in client_id
+
+
 def _client(row: Any) -> Client:
     return Client(
         client_id=row["client_id"],
@@ -139,7 +157,9 @@ def _client(row: Any) -> Client:
         grant_types=tuple(row["grant_types"]),
         scopes=tuple(row["scopes"]),
         token_endpoint_auth_method=row["token_endpoint_auth_method"],
-        created_at=_utc(row["created_at"]),
+        created_at=as_utc(row["created_at"]),
+        redirect_uris=tuple(row["redirect_uris"]),
+        metadata=row["metadata"],
     )
 
 
@@ -149,11 +169,7 @@ def _signing_key(row: Any) -> SigningKey:
         kid=row["kid"],
         alg=row["alg"],
         private_jwk=row["private_jwk"],
-        created_at=_utc(row["created_at"]),
-        retired_at=_utc(retired_at) if retired_at is not None else None,
+        created_at=as_utc(row["created_at"]),
+        retired_at=as_utc(retired_at) if retired_at is not None else None,
     )
 
-
-def _utc(moment: datetime) -> datetime:
-    # SQLite keeps no offset; everything is stored in UTC.
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

@@ -16,10 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 from fastapi import APIRouter, FastAPI, Request
 
 from mims.kit import storage
-from mims.kit.auth import TokenVerifier
+from mims.kit.auth import Introspector, TokenVerifier, TrustListFile, TrustListUrl
+from mims.kit.auth.trust import TrustSource
 from mims.kit.errors import OrjsonResponse, install_exception_handlers
 from mims.kit.logging import configure_logging
 from mims.kit.middleware import BodyLimitMiddleware, RequestContextMiddleware
@@ -75,11 +77,7 @@ def create_app(spec: MimSpec, settings: MimSettings | None = None) -> FastAPI:
     app.state.spec = spec
     app.state.settings = settings
     app.state.engine = None
-    app.state.token_verifier = (
-        TokenVerifier(jwks_url=settings.jwks_url, issuers=settings.issuers, audience=settings.audience)
-        if settings.auth == "required"
-        else None
-    )
+    app.state.token_verifier = token_verifier(settings) if settings.auth == "required" else None
     install_exception_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware)  # added last: outermost
@@ -90,6 +88,34 @@ def create_app(spec: MimSpec, settings: MimSettings | None = None) -> FastAPI:
     if spec.build is not None:
         spec.build(app, settings)
     return app
+
+
+def token_verifier(settings: MimSettings, http: httpx.AsyncClient | None = None) -> TokenVerifier:
+    """The verifier ``auth = "required"`` uses: our issuers' JWKS, the trust list if one is set,
+    and the introspection endpoint if one is set. A trust list file that is invalid fails now.
+    ``http`` fetches the key sets (default: a client of the verifier's own)."""
+    trust: TrustSource | None = None
+    if settings.trust_list_file is not None:
+        trust = TrustListFile(settings.trust_list_file)
+    elif settings.trust_list_url is not None:
+        trust = TrustListUrl(settings.trust_list_url)
+    introspection = None
+    if settings.introspection_url and settings.introspection_client_id and settings.introspection_client_secret:
+        introspection = Introspector(
+            url=settings.introspection_url,
+            client_id=settings.introspection_client_id,
+            client_secret=settings.introspection_client_secret.get_secret_value(),
+            cache_ttl=settings.introspection_cache_ttl,
+        )
+    return TokenVerifier(
+        jwks_url=settings.jwks_url,
+        issuers=settings.issuers,
+        audience=settings.audience,
+        trust=trust,
+        introspection=introspection,
+        cache_size=settings.token_cache_size,
+        http=http,
+    )
 
 
 def _lifespan(spec: MimSpec, settings: MimSettings) -> Callable[[FastAPI], Any]:

@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import Field, HttpUrl, field_validator, model_validator
+from pydantic import Field, HttpUrl, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, EnvSettingsSource, NoDecode, SettingsConfigDict
 
 MiB = 1024 * 1024
@@ -40,6 +40,13 @@ class MimSettings(BaseSettings):
     jwks_url: str | None = None
     issuers: Annotated[list[str], NoDecode] = Field(default_factory=list)
     audience: str | None = None
+    token_cache_size: int = Field(4096, ge=0, description="Verified tokens remembered; 0 turns the cache off.")
+    trust_list_file: Path | None = Field(None, description="PPI trust-list document of trusted foreign issuers.")
+    trust_list_url: str | None = Field(None, description="Where an identity MIM publishes its trust list.")
+    introspection_url: str | None = Field(None, description="RFC 7662 endpoint for introspecting routes.")
+    introspection_client_id: str | None = None
+    introspection_client_secret: SecretStr | None = None
+    introspection_cache_ttl: float = Field(10, ge=0, description="Seconds an introspection answer is reused.")
     log_level: Literal["CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"] = "INFO"
 
     @field_validator("issuers", mode="before")
@@ -63,6 +70,10 @@ class MimSettings(BaseSettings):
         """Refuse to start with token checks on but nothing to check them against."""
         if self.auth == "required" and not (self.jwks_url and self.issuers):
             raise ValueError("auth=required needs jwks_url and at least one issuer")
+        if self.trust_list_file is not None and self.trust_list_url is not None:
+            raise ValueError("give trust_list_file or trust_list_url, not both")
+        if self.introspection_url and not (self.introspection_client_id and self.introspection_client_secret):
+            raise ValueError("introspection_url needs introspection_client_id and introspection_client_secret")
         return self
 
 

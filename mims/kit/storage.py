@@ -18,6 +18,7 @@ import re
 import weakref
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,13 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from mims.kit.sqlite import WRITE_OPTION, checkpointer, create_sqlite_engine, insert_rows, write_turn
+from mims.kit.sqlite import (
+    WRITE_OPTION,
+    checkpointer,
+    create_sqlite_engine,
+    insert_rows,
+    write_turn,
+)
 
 __all__ = ["begin_write", "check", "create_engine", "default_database_url", "insert_rows", "maintained", "migrate"]
 
@@ -217,3 +224,8 @@ def _advisory_lock_key(mim: str) -> int:
     """A stable signed 64-bit key (PostgreSQL's bigint lock space) for this MIM's migrations."""
     digest = hashlib.blake2b(f"oup.migrate.{mim}".encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big", signed=True)
+
+
+def as_utc(moment: datetime) -> datetime:
+    """A timestamp read back from storage, in UTC: SQLite keeps no offset, and everything is stored in UTC."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

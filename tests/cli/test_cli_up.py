@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -14,30 +13,9 @@ import httpx
 import pytest
 
 from mims.cli.services import SERVICES
+from tests.serving import free_port_offset
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _free_port_offset() -> int:
-    """An offset that puts every fixed port on a port that is free right now."""
-    for _ in range(50):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            base = s.getsockname()[1]
-        offset = base - min(svc.port for svc in SERVICES.values())
-        ports = [svc.port + offset for svc in SERVICES.values()]
-        if all(0 < p < 65536 and _is_free(p) for p in ports):
-            return offset
-    raise RuntimeError("no free loopback ports")
-
-
-def _is_free(port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
 
 
 def _processes_mentioning(marker: str) -> list[int]:
@@ -62,7 +40,7 @@ def _wait_gone(marker: str, timeout: float = 15.0) -> list[int]:
 
 @pytest.fixture
 def platform(tmp_path):
-    offset = _free_port_offset()
+    offset = free_port_offset([svc.port for svc in SERVICES.values()])
     data_dir = tmp_path / "data"
     proc = subprocess.Popen(
         [sys.executable, "-m", "mims.cli", "up", "--port-offset", str(offset),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ from test_context_csources_api import REGISTRATIONS, Served
 
 from mims.context.ngsild.distributed import Contribution, merge_entity
 from mims.context.service import create_app
+from tests.serving import free_port
 
 ENTITIES = "/ngsi-ld/v1/entities"
 SMART_DATA_MODELS = (
@@ -59,12 +59,6 @@ def register(broker: TestClient, endpoint: str, **members: Any) -> None:
     }
     response = broker.post(REGISTRATIONS, json=body)
     assert response.status_code == 201, response.text
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def test_query_merges_local_and_remote_entities(

@@ -68,3 +68,24 @@ def test_an_attribute_type_that_is_not_a_string_is_400(broker: TestClient) -> No
     assert response.status_code == 400
     assert response.json()["errors"][0]["pointer"] == "/a/type"
     assert broker.get(f"{ENTITIES}/urn:x:1").status_code == 404
+
+
+def test_a_nul_character_anywhere_in_a_body_is_400_and_nothing_is_stored(broker: TestClient) -> None:
+    """Found by fuzzing: U+0000 in a registration reached PostgreSQL, which cannot store it (500)."""
+    for path, body in (
+        (ENTITIES, {"id": "urn:ngsi-ld:Thing:nul", "type": "Thing", "name": {"type": "Property", "value": "a\x00b"}}),
+        (ENTITIES, {"id": "urn:ngsi-ld:Thing:nul", "type": "Thing", "na\x00me": {"type": "Property", "value": 1}}),
+        ("/ngsi-ld/v1/entityOperations/upsert", [{"id": "urn:ngsi-ld:Thing:nul", "type": "Thing\x00"}]),
+        ("/ngsi-ld/v1/csourceRegistrations", {
+            "type": "ContextSourceRegistration", "endpoint": "https://source.example",
+            "information": [{"entities": [{"type": "Thing"}]}],
+            "contextSourceInfo": [{"key": "k", "value": "\x00"}],
+        }),
+    ):
+        response = broker.post(path, json=body)
+        assert response.status_code == 400, (path, response.text)
+        assert "U+0000" in response.json()["detail"]
+    assert broker.get(f"{ENTITIES}/urn:ngsi-ld:Thing:nul").status_code == 404
+    # An escaped backslash followed by "u0000" is text, not the character: accepted.
+    text = {"id": "urn:ngsi-ld:Thing:text", "type": "Thing", "name": {"type": "Property", "value": "\\u0000"}}
+    assert broker.post(ENTITIES, json=text).status_code == 201

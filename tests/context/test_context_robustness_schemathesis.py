@@ -9,19 +9,15 @@ must stay within what the generator models; it must also still admit exactly wha
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 import schemathesis
-import uvicorn
-from hypothesis import HealthCheck, Phase, given, settings
 from jsonschema import Draft202012Validator
+from robustness import server_errors
 from schemathesis import Response
-from schemathesis.core import NOT_SET
+from serving import free_port, served
 
 import ppi_schemas
 from mims.context.api.openapi import ENTITY, REGISTRATION, SUBSCRIPTION
@@ -46,52 +42,18 @@ def broker_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     app = create_app(
         data_dir=tmp_path, database_url=database_url, jsonld_remote=False, csource_timeout=0.5, notification_timeout=0.5
     )
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline, "the broker did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=30)
+    with served(app, free_port()) as base_url:
+        yield base_url
 
 
 def test_no_operation_answers_a_generated_request_with_a_server_error(broker_url: str) -> None:
     schema = schemathesis.openapi.from_url(f"{broker_url}/openapi.json")
-    failures: list[str] = []
-    without_body: list[str] = []
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) > 40
-    for operation in operations:
-        bodies: list[object] = []
-
-        @settings(
-            max_examples=EXAMPLES_PER_OPERATION,
-            derandomize=True,
-            database=None,
-            deadline=None,
-            phases=[Phase.explicit, Phase.generate],
-            suppress_health_check=list(HealthCheck),
-        )
-        @given(case=operation.as_strategy())
-        def exercise(case: schemathesis.Case) -> None:
-            if case.body is not NOT_SET:
-                bodies.append(case.body)
-            response = case.call(base_url=broker_url, timeout=10)
-            if response.status_code >= 500 and not _unavailable_context(response):
-                raise AssertionError(f"{response.status_code} {response.text[:800]}\n{case.as_curl_command()}")
-
-        try:
-            exercise()
-        except Exception as error:  # noqa: BLE001 - every failing operation is reported at once
-            failures.append(f"{operation.label}: {error}")
-        if operation.body and not bodies:
-            without_body.append(operation.label)
+    failures, without_body = server_errors(
+        broker_url, [(operation, None) for operation in operations], examples=EXAMPLES_PER_OPERATION,
+        expected=_unavailable_context,
+    )
     assert not failures, "\n\n".join(failures)
     assert not without_body, f"no body generated for {without_body}"
 

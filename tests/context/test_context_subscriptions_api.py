@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -18,6 +17,7 @@ from starlette.testclient import TestClient
 
 import ppi_schemas
 from mims.context.service import create_app
+from tests.serving import free_port
 
 SMART_DATA_MODELS = Path(__file__).resolve().parents[1] / "ppi_schemas" / "data" / "smart-data-models"
 SUBS = "/ngsi-ld/v1/subscriptions"
@@ -30,7 +30,7 @@ class Receiver:
     def __init__(self) -> None:
         self.received: list[dict[str, Any]] = []
         self.attempts: dict[str, int] = {}
-        self.port = _free_port()
+        self.port = free_port()
         self._server = uvicorn.Server(uvicorn.Config(self._app, host="127.0.0.1", port=self.port,
                                                     log_level="error", interface="asgi3"))
         self._thread = threading.Thread(target=self._server.run, daemon=True)
@@ -74,12 +74,6 @@ class Receiver:
         while len(self.received) < count and time.monotonic() < deadline:
             time.sleep(0.02)
         return self.received
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture
@@ -296,7 +290,7 @@ def test_failures_are_retried_with_backoff_and_reported(client: TestClient, rece
 
 def test_a_dead_endpoint_does_not_delay_a_live_one(client: TestClient, receiver: Receiver) -> None:
     create(client, subscription(receiver.url("/slow")))
-    create(client, subscription(f"http://127.0.0.1:{_free_port()}/dead"))
+    create(client, subscription(f"http://127.0.0.1:{free_port()}/dead"))
     create(client, subscription(receiver.url("/live")))
     started = time.monotonic()
     client.post(ENTITIES, json=building())

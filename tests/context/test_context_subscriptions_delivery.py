@@ -33,6 +33,7 @@ from mims.context.service import SPEC
 from mims.context.storage import SqlEntityStore
 from mims.context.storage.subscriptions import SqlSubscriptionStore, deliveries, record_change
 from mims.kit import storage
+from tests.serving import free_port
 
 MQTT_HOST, MQTT_PORT = "127.0.0.1", 1883
 
@@ -118,7 +119,7 @@ def test_mqtt_notifications_to_one_broker_share_one_connection() -> None:
         with pytest.raises(DeliveryFailed, match="names no MQTT host and topic"):
             await publishers.publish(f"mqtt://{MQTT_HOST}:{MQTT_PORT}", {}, {}, {}, 5)
         with pytest.raises(DeliveryFailed, match="MQTT"):  # nothing listens there
-            await publishers.publish(f"mqtt://127.0.0.1:{_closed_port()}/t", {}, {}, {}, 2)
+            await publishers.publish(f"mqtt://127.0.0.1:{free_port()}/t", {}, {}, {}, 2)
         assert publishers.connections == 0
 
     asyncio.run(scenario())
@@ -141,12 +142,6 @@ async def _listening(topic: str, messages: list[dict[str, Any]], count: int) -> 
     listener = asyncio.create_task(listen())
     await asyncio.wait_for(subscribed.wait(), 5)
     return listener
-
-
-def _closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def test_a_change_made_before_a_subscription_existed_is_not_notified_to_it(tmp_path: Path) -> None:

@@ -201,7 +201,7 @@ async def test_metadata_advertises_introspection_and_revocation(start, path):
     assert document["introspection_endpoint"] == "https://id.rotterdam.example/oauth/introspect"
     assert document["revocation_endpoint"] == "https://id.rotterdam.example/oauth/revoke"
     assert document["introspection_endpoint_auth_methods_supported"] == methods
-    assert document["revocation_endpoint_auth_methods_supported"] == methods
+    assert document["revocation_endpoint_auth_methods_supported"] == [*methods, "none"]  # public clients too
 
 
 @pytest.mark.parametrize("endpoint", ["introspection_endpoint", "revocation_endpoint"])

@@ -179,13 +179,22 @@ async def test_only_the_registered_authentication_method_is_accepted(identity):
     assert_invalid_client(response)
 
 
-@pytest.mark.parametrize("grant_type", ["password", "authorization_code", "urn:example:unknown"])
+@pytest.mark.parametrize("grant_type", ["password", "implicit", "urn:example:unknown"])
 async def test_unknown_grant_is_unsupported_grant_type(identity, grant_type):
     registration = await identity.register(["context:read"])
     response = await identity.http.post(
         "/token", data={"grant_type": grant_type}, auth=(registration.client.client_id, registration.client_secret)
     )
     assert (response.status_code, response.json()["error"]) == (400, "unsupported_grant_type")
+
+
+@pytest.mark.parametrize("grant_type", ["authorization_code", "refresh_token"])
+async def test_a_grant_the_client_is_not_registered_for_is_unauthorized_client(identity, grant_type):
+    registration = await identity.register(["context:read"])  # client_credentials only
+    response = await identity.http.post(
+        "/token", data={"grant_type": grant_type}, auth=(registration.client.client_id, registration.client_secret)
+    )
+    assert (response.status_code, response.json()["error"]) == (400, "unauthorized_client")
     assert_no_store(response)
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
+import hmac
 import json
 import time
 import uuid
@@ -201,6 +203,23 @@ async def test_hmac_token_is_refused() -> None:
 
     with pytest.raises(InvalidToken, match="'HS256' is not accepted"):
         await verifier().verify(token)
+
+
+@pytest.mark.parametrize("public", [EC.as_pem(private=False), json.dumps(EC.as_dict(private=False)).encode()])
+async def test_hmac_keyed_with_the_published_public_key_is_refused(public: bytes) -> None:
+    """Algorithm confusion: the public key, which anyone can fetch, used as an HS256 secret."""
+    valid_claims = jwt.decode(mint(EC), EC).claims
+    signing_input = unsigned({"alg": "HS256", "typ": "at+jwt", "kid": "ec-1"}, valid_claims).rstrip(".")
+    mac = hmac.new(public, signing_input.encode(), hashlib.sha256).digest()
+    token = f"{signing_input}.{base64.urlsafe_b64encode(mac).rstrip(b'=').decode()}"
+
+    with pytest.raises(InvalidToken, match="'HS256' is not accepted"):
+        await verifier().verify(token)
+
+
+async def test_unknown_kid_is_refused() -> None:
+    with pytest.raises(InvalidToken, match="no published ES256 signing key with kid 'ec-9'"):
+        await verifier().verify(mint(EC, kid="ec-9"))
 
 
 async def test_algorithm_outside_the_allow_list_is_refused() -> None:

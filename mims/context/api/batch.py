@@ -25,6 +25,7 @@ from mims.context.api.attributes import options_set
 from mims.context.api.common import (
     PREFIX,
     link_header,
+    parse_json,
     read_body,
     resolver,
     store,
@@ -39,7 +40,6 @@ from mims.context.ngsild.entity import check_entity_id, normalize_entity, utc_no
 from mims.context.ngsild.errors import (
     AlreadyExists,
     BadRequestData,
-    InvalidRequest,
     NgsiLdError,
     NonexistentTenant,
     ResourceNotFound,
@@ -255,10 +255,7 @@ def _existing(entity_id: str, change: Callable[[Entity], Entity | None]) -> Plan
 
 async def _array(request: Request) -> list[Any]:
     body_media_type(request.headers.get("content-type"))
-    try:
-        body = orjson.loads(await request.body())
-    except orjson.JSONDecodeError as error:
-        raise InvalidRequest(f"The request body is not valid JSON: {error.msg} at line {error.lineno}, column {error.colno}.") from None
+    body = parse_json(await request.body())
     if not isinstance(body, list) or not body:
         raise BadRequestData("The body of a batch operation is a non-empty JSON array.")
     return body

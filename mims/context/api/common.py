@@ -72,13 +72,32 @@ async def read_body(request: Request, accepted: Sequence[str] = BODY_MEDIA_TYPES
     ``accepted`` are the body media types the operation takes.
     """
     kind = body_media_type(request.headers.get("content-type"), accepted)
-    raw = await request.body()
+    body = parse_json(await request.body())
+    contexts = request_contexts(kind, link_header(request), body)
+    return body, await resolver(request).resolve(contexts)
+
+
+def parse_json(raw: bytes) -> Any:
+    """A JSON request body; refused when it is not JSON or holds U+0000, which no store keeps
+    (PostgreSQL text and jsonb cannot hold it)."""
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError as error:
         raise InvalidRequest(f"The request body is not valid JSON: {error.msg} at line {error.lineno}, column {error.colno}.") from None
-    contexts = request_contexts(kind, link_header(request), body)
-    return body, await resolver(request).resolve(contexts)
+    # Cheap test first: U+0000 can only arrive escaped, and then this byte sequence is present.
+    if b"\\u0000" in raw and _holds_nul(body):
+        raise InvalidRequest("The request body contains the character U+0000, which cannot be stored.")
+    return body
+
+
+def _holds_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any("\x00" in key or _holds_nul(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(item) for item in value)
+    return False
 
 
 async def query_context(request: Request) -> ActiveContext:

@@ -21,12 +21,11 @@ import orjson
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from starlette.responses import Response
 
-from mims.context.api.common import PREFIX, resolver, tenant, tenant_headers
+from mims.context.api.common import PREFIX, parse_json, resolver, tenant, tenant_headers
 from mims.context.api.openapi import local_context, request_body
 from mims.context.api.paths import RawPathRoute
 from mims.context.ngsild.errors import (
     BadRequestData,
-    InvalidRequest,
     LdContextNotAvailable,
     OperationNotSupported,
     ResourceNotFound,
@@ -71,10 +70,7 @@ Registry = Annotated[ContextRegistry, Depends(registry)]
 )
 async def add_context(request: Request, contexts: Registry) -> Response:
     body_media_type(request.headers.get("content-type"))
-    try:
-        body = orjson.loads(await request.body())
-    except orjson.JSONDecodeError as error:
-        raise InvalidRequest(f"The request body is not valid JSON: {error.msg} at line {error.lineno}, column {error.colno}.") from None
+    body = parse_json(await request.body())
     if not isinstance(body, dict) or "@context" not in body:
         raise BadRequestData("The body must be a JSON object with an @context member holding a JSON-LD local context.")
     extra = sorted(key for key in body if key != "@context")

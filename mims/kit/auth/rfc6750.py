@@ -17,10 +17,11 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from mims.kit.auth.rfc7517 import KeySetUnavailable
+from mims.kit.auth.rfc7662 import IntrospectionUnavailable
 from mims.kit.auth.rfc9068 import AccessToken, InvalidToken
 from mims.kit.problems import ProblemError, ProblemItem
 
-__all__ = ["REALM", "require_scopes"]
+__all__ = ["REALM", "bearer_token", "require_scopes"]
 
 REALM = "oup"
 #: RFC 6750 section 2.1: b64token.
@@ -36,24 +37,33 @@ _OPENAPI_BEARER = HTTPBearer(
 )
 
 
-def require_scopes(*scopes: str) -> Callable[..., Awaitable[AccessToken | None]]:
+def require_scopes(
+    *scopes: str, always: bool = False, introspect: bool = False
+) -> Callable[..., Awaitable[AccessToken | None]]:
     """A route dependency admitting requests whose bearer token holds every one of ``scopes``.
 
     The verified token is returned and also kept on ``request.state.token``. It reads
-    ``app.state.settings.auth`` and ``app.state.token_verifier``.
+    ``app.state.settings.auth`` and ``app.state.token_verifier``; ``always`` checks the token
+    even with ``auth = "off"`` (administration routes, which no deployment may leave open).
+    ``introspect`` also asks the issuer (RFC 7662) whether the token was revoked, for routes
+    where a signature alone is not enough; it needs the verifier's introspection settings.
     """
     required = tuple(dict.fromkeys(scopes))
 
     async def bearer_token(
         request: Request, _: HTTPAuthorizationCredentials | None = Depends(_OPENAPI_BEARER)
     ) -> AccessToken | None:
-        if request.app.state.settings.auth == "off":
+        if request.app.state.settings.auth == "off" and not always:
             return None
         verifier = getattr(request.app.state, "token_verifier", None)
         if verifier is None:
             raise RuntimeError("auth is required but the app has no token verifier configured")
         try:
-            token = await verifier.verify(_credentials(request))
+            credentials = _credentials(request)
+            if introspect:
+                token = await verifier.verify(credentials, introspect=True)
+            else:  # verifiers of their own (the identity MIM's) need not know the option
+                token = await verifier.verify(credentials)
         except InvalidToken as exc:
             raise ProblemError(
                 401,
@@ -62,7 +72,7 @@ def require_scopes(*scopes: str) -> Callable[..., Awaitable[AccessToken | None]]
                 errors=[ProblemItem(_HEADER, exc.reason, "header")],
                 headers={"WWW-Authenticate": _challenge(error="invalid_token", error_description=exc.reason)},
             ) from None
-        except KeySetUnavailable as exc:
+        except (KeySetUnavailable, IntrospectionUnavailable) as exc:
             raise ProblemError(503, "Service Unavailable", f"access tokens cannot be verified now: {exc}") from None
         missing = [scope for scope in required if scope not in token.scopes]
         if missing:
@@ -76,6 +86,14 @@ def require_scopes(*scopes: str) -> Callable[..., Awaitable[AccessToken | None]]
         return token
 
     return bearer_token
+
+
+def bearer_token(request: Request) -> str | None:
+    """The credentials of an ``Authorization: Bearer ...`` header; None for no header, another
+    scheme or nothing after it (for routes that check a token of their own kind)."""
+    scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
+    credentials = credentials.strip(" ")
+    return credentials if scheme.lower() == "bearer" and credentials else None
 
 
 def _credentials(request: Request) -> str:

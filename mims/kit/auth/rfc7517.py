@@ -59,6 +59,11 @@ class JWKSCache:
         self._attempted_at = -math.inf
         self._last_error = ""
 
+    @property
+    def url(self) -> str | None:
+        """Where the keys are fetched from; None for a static set."""
+        return self._url
+
     async def key(self, kid: str | None, alg: str) -> Key | None:
         """The signature key for ``kid`` usable with ``alg``; None if the issuer has no such key."""
         if self._url is None:

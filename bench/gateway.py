@@ -1,0 +1,163 @@
+"""The gateway's cost: ``python -m bench.gateway``.
+
+One NGSI-LD GET (an entity by id from the context MIM on SQLite), sent directly to the context MIM
+and through the gateway with everything on (token verification, scope check, rate limit, audit
+written to its database), each served by uvicorn in its own process. For each: requests/s with
+``--concurrency`` clients, and p50/p95 of one client at a time (latency without queueing); then
+the ratios. Targets: gateway throughput >= 50 % of direct, added p50 <= 2 ms.
+The last line is a one-line summary.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import httpx
+from joserfc import jwt
+from joserfc.jwk import ECKey, KeySet
+from rich.console import Console
+from rich.table import Table
+
+from bench.serving import free_port, uvicorn_served
+
+ISSUER = "https://id.bench.example"
+ENTITY_ID = "urn:ngsi-ld:Building:bench-1"
+PATH = f"/ngsi-ld/v1/entities/{ENTITY_ID}"
+
+
+@contextmanager
+def jwks_served(key: ECKey) -> Iterator[str]:
+    """The issuer's JWKS on a loopback port (fetched once by the gateway)."""
+    document = json.dumps(KeySet([key]).as_dict(private=False)).encode()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(document)))
+            self.end_headers()
+            self.wfile.write(document)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/jwks"
+    finally:
+        server.shutdown()
+
+
+def token(key: ECKey) -> str:
+    now = int(time.time())
+    claims = {"iss": ISSUER, "aud": "gateway", "sub": "bench", "client_id": "bench", "iat": now,
+              "exp": now + 3600, "jti": uuid.uuid4().hex, "scope": "context:read"}
+    return jwt.encode({"alg": "ES256", "kid": key.kid, "typ": "at+jwt"}, claims, key)
+
+
+async def throughput(base: str, headers: dict[str, str], requests: int, concurrency: int) -> float:
+    """Requests/s of ``concurrency`` clients sharing ``requests`` GETs."""
+    remaining = requests
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=base, headers=headers, limits=limits) as client:
+
+        async def worker() -> None:
+            nonlocal remaining
+            while remaining > 0:
+                remaining -= 1
+                response = await client.get(PATH)
+                assert response.status_code == 200, response.text
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        return requests / (time.perf_counter() - started)
+
+
+async def latency(base: str, headers: dict[str, str], requests: int) -> tuple[float, float]:
+    """p50 and p95 in ms of ``requests`` GETs, one at a time."""
+    timings = []
+    async with httpx.AsyncClient(base_url=base, headers=headers) as client:
+        for _ in range(requests):
+            started = time.perf_counter()
+            response = await client.get(PATH)
+            timings.append((time.perf_counter() - started) * 1000)
+            assert response.status_code == 200, response.text
+    quantiles = statistics.quantiles(timings, n=100)
+    return quantiles[49], quantiles[94]
+
+
+async def measure(base: str, headers: dict[str, str], args: argparse.Namespace) -> tuple[float, float, float]:
+    async with httpx.AsyncClient(base_url=base, headers=headers) as warm:
+        for _ in range(50):
+            (await warm.get(PATH)).raise_for_status()
+    rate = await throughput(base, headers, args.requests, args.concurrency)
+    p50, p95 = await latency(base, headers, args.latency_requests)
+    return rate, p50, p95
+
+
+def run(args: argparse.Namespace) -> tuple[dict[str, tuple[float, float, float]], int]:
+    key = ECKey.generate_key("P-256", {"kid": "bench-1"})
+    with tempfile.TemporaryDirectory() as folder, jwks_served(key) as jwks_url:
+        context_port, gateway_port = free_port(), free_port()
+        context_env = {"OUP_CONTEXT_DATA_DIR": str(Path(folder) / "context"), "OUP_CONTEXT_JSONLD_REMOTE": "false",
+                       "OUP_CONTEXT_LOG_LEVEL": "WARNING"}
+        gateway_env = {
+            "OUP_GATEWAY_DATA_DIR": str(Path(folder) / "gateway"),
+            "OUP_GATEWAY_CONTEXT_URL": f"http://127.0.0.1:{context_port}",
+            "OUP_GATEWAY_ISSUERS": ISSUER, "OUP_GATEWAY_JWKS_URL": jwks_url,
+            "OUP_GATEWAY_RATE_LIMIT": "100000000/minute", "OUP_GATEWAY_LOG_LEVEL": "WARNING",
+        }
+        with uvicorn_served("mims.context.service:create_app", context_port, context_env), \
+                uvicorn_served("gateway.service:create_app", gateway_port, gateway_env):
+            direct = f"http://127.0.0.1:{context_port}"
+            httpx.post(f"{direct}/ngsi-ld/v1/entities", json={
+                "id": ENTITY_ID, "type": "Building", "name": {"type": "Property", "value": "Bench"}}).raise_for_status()
+            results = {
+                "direct": asyncio.run(measure(direct, {}, args)),
+                "gateway": asyncio.run(measure(f"http://127.0.0.1:{gateway_port}",
+                                               {"Authorization": f"Bearer {token(key)}"}, args)),
+            }
+            admin = {"Authorization": f"Bearer {token(key)}"}
+            audited = httpx.get(f"http://127.0.0.1:{gateway_port}/metrics", headers=admin).text
+            routed = sum(float(line.rsplit(" ", 1)[1]) for line in audited.splitlines()
+                         if line.startswith("gateway_requests_total{") and 'status="200"' in line)
+    return results, int(routed)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--requests", type=int, default=5000, help="GETs per throughput run")
+    parser.add_argument("--latency-requests", type=int, default=1000, help="GETs per latency run")
+    parser.add_argument("--concurrency", type=int, default=16, help="clients of the throughput run")
+    args = parser.parse_args()
+    results, routed = run(args)
+    table = Table(title=f"NGSI-LD GET entity by id, {args.concurrency} clients / 1 client")
+    for column in ("target", "req/s", "p50 ms", "p95 ms"):
+        table.add_column(column, justify="right")
+    for name, (rate, p50, p95) in results.items():
+        table.add_row(name, f"{rate:,.0f}", f"{p50:.2f}", f"{p95:.2f}")
+    console = Console()
+    console.print(table)
+    (direct_rate, direct_p50, _), (gateway_rate, gateway_p50, gateway_p95) = results["direct"], results["gateway"]
+    ratio = gateway_rate / direct_rate
+    added = gateway_p50 - direct_p50
+    console.print(f"{routed} requests counted by the gateway's metrics")
+    print(f"direct {direct_rate:,.0f} req/s p50 {direct_p50:.2f} ms | gateway {gateway_rate:,.0f} req/s "
+          f"p50 {gateway_p50:.2f} ms p95 {gateway_p95:.2f} ms | ratio {ratio:.0%} (target >= 50%) | "
+          f"added p50 {added:.2f} ms (target <= 2 ms)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Alembic migrations of the gateway (applied by ``mims.kit.storage.migrate``)."""

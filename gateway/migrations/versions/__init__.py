@@ -1,0 +1,1 @@
+"""Gateway revisions; a package only so that installs ship these files."""

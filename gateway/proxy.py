@@ -1,0 +1,335 @@
+"""The streaming reverse proxy: every request the route table knows goes through :func:`handle`.
+
+One ``httpx.AsyncClient`` per app with a large keep-alive pool (a client per request, or the
+default pool of 100, is what makes a naive httpx proxy slow). Bodies stream both ways unless
+the gateway must read one (PPI validation, entity type). Hop-by-hop headers (RFC 9110 7.6.1)
+are dropped, ``Forwarded``/``X-Forwarded-*`` added, ``Location`` rewritten to the gateway's
+address. On routes the gateway checks, the caller's ``Authorization`` is not passed on by
+default: MIMs behind the gateway get the verified identity in ``X-OUP-Client-Id``,
+``X-OUP-Subject`` and ``X-OUP-Issuer`` (headers of those names from the client are removed), so
+a token never travels further than needed. Public routes pass it on untouched: there the MIM
+itself authenticates the caller (client authentication at the identity MIM's ``/token``, a
+bearer token at its ``/userinfo`` or admin API). The upstream's ``Date`` and ``Server`` give
+way to the gateway's own. Upstream failures are answered at once: unreachable 502, too slow 504, pool exhausted 503.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from starlette.background import BackgroundTask
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
+from gateway.audit import AuditRecord
+from gateway.grants import CachedGrants, GrantSource
+from gateway.metrics import Metrics
+from gateway.pep import Admission, admit, refusal_reason
+from gateway.ppi import is_json_media_type, negotiate, parse_json, profiles, validate_body
+from gateway.routes import Route, RouteTable
+from gateway.settings import GatewaySettings
+from mims.kit.logging import request_id_var
+from mims.kit.problems import ProblemError
+from mims.kit.ratelimit import RateLimit, too_many_requests
+
+HOP_BY_HOP = frozenset({
+    "connection", "keep-alive", "proxy-connection", "proxy-authenticate", "proxy-authorization",
+    "te", "trailer", "transfer-encoding", "upgrade",
+})
+_NOT_FORWARDED = HOP_BY_HOP | {"host", "x-oup-client-id", "x-oup-subject", "x-oup-issuer"}
+#: Response headers the gateway's own server writes; the upstream's copies would be duplicates.
+_SET_BY_GATEWAY = frozenset({"x-request-id", "date", "server"})
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+#: Answers up to this size (by Content-Length) are read whole before sending; larger ones stream.
+BUFFERED_MAX_BYTES = 64 * 1024
+
+
+@dataclass(slots=True)
+class Gateway:
+    """What the proxy needs, built once per app: routes, the upstream client, policy and counters."""
+
+    settings: GatewaySettings
+    routes: RouteTable
+    upstreams: dict[str, str]
+    client: httpx.AsyncClient
+    grants: GrantSource
+    limiter: RateLimit | None
+    metrics: Metrics
+
+    @classmethod
+    def build(cls, settings: GatewaySettings, routes: RouteTable, grants: GrantSource) -> Gateway:
+        # httpx logs every request at INFO: a second access log line per proxied request.
+        logging.getLogger("httpx").setLevel(logging.WARNING)
+        client = httpx.AsyncClient(
+            timeout=httpx.Timeout(settings.upstream_timeout, connect=settings.connect_timeout),
+            limits=httpx.Limits(
+                max_connections=settings.max_connections,
+                max_keepalive_connections=settings.max_connections,
+                keepalive_expiry=60,
+            ),
+            follow_redirects=False,
+        )
+        return cls(
+            settings=settings,
+            routes=routes,
+            upstreams=settings.upstreams(),
+            client=client,
+            grants=CachedGrants(grants, ttl=settings.grants_cache_ttl),
+            limiter=RateLimit(settings.rate_limit) if settings.rate_limit else None,
+            metrics=Metrics(),
+        )
+
+
+async def handle(request: Request) -> Response:
+    """Route, admit, validate and forward one request; audit it if it reaches data."""
+    gateway: Gateway = request.app.state.gateway
+    route = gateway.routes.match(request.method, request.url.path)
+    if route is None:
+        raise ProblemError(404, "Not Found", f"no route for {request.method} {request.url.path}")
+    base = gateway.upstreams.get(route.upstream)
+    if base is None:
+        raise ProblemError(
+            404, "Not Found",
+            f"{route.upstream} is not part of this platform (route {route.name}; set its URL to enable it)",
+        )
+    exchange = _Exchange(gateway, request, route, base)
+    try:
+        return await exchange.run()
+    except ProblemError as problem:
+        exchange.finish(problem.status, 0, reason=exchange.reason or _reason(problem))
+        raise
+
+
+def _reason(problem: ProblemError) -> str:
+    return problem.title.lower().replace(" ", "_")
+
+
+class _Exchange:
+    """One request through the gateway, with what it learns on the way for the audit record."""
+
+    def __init__(self, gateway: Gateway, request: Request, route: Route, base: str) -> None:
+        self.gateway = gateway
+        self.request = request
+        self.route = route
+        self.base = base
+        self.at = datetime.now(UTC)
+        self.started = time.perf_counter()
+        self.admission: Admission | None = None
+        self.entity_types = [t for t in request.query_params.get("type", "").split(",") if t]
+        self.bytes_in = 0
+        self.reason: str | None = None
+        self.allowed = False
+
+    async def run(self) -> Response:
+        request, route = self.request, self.route
+        body: bytes | None = None
+        content_type = request.headers.get("content-type")
+        if request.method in _BODY_METHODS and (route.ppi or route.types) and is_json_media_type(content_type):
+            body = await request.body()
+            self.bytes_in = len(body)
+        payload: Any = None
+        malformed: ProblemError | None = None
+        if body:
+            try:
+                payload = parse_json(body)
+            except ProblemError as problem:  # told only to a caller who may use the route
+                malformed = problem
+        if isinstance(payload, dict) and isinstance(payload.get("type"), str):
+            self.entity_types = [payload["type"]]
+        if not route.public:
+            try:
+                self.admission = await admit(request, route, self.entity_types, self.gateway.grants)
+            except ProblemError as problem:
+                self.reason = refusal_reason(problem)
+                raise
+            limiter = self.gateway.limiter
+            if limiter is not None:
+                retry_after = limiter.hit("gateway", self.admission.token.issuer, self.admission.token.client_id)
+                if retry_after is not None:
+                    self.reason = "rate_limited"
+                    raise too_many_requests(retry_after, f"client {self.admission.token.client_id} is over "
+                                                         f"its limit of {self.gateway.settings.rate_limit}")
+        if malformed is not None:
+            self.reason = "malformed_body"
+            raise malformed
+        asked = profiles(request.headers.get("accept"))
+        if asked:
+            negotiate("Accept", asked, await request.app.state.discovery.produced(route.upstream))
+        if route.ppi:
+            negotiate("Content-Type", profiles(content_type), (route.ppi,))
+            if body is not None:
+                try:
+                    validate_body(payload, route.ppi)
+                except ProblemError:
+                    self.reason = "ppi_validation"
+                    raise
+        self.allowed = True
+        return await self.forward(body)
+
+    async def forward(self, body: bytes | None) -> Response:
+        request, gateway = self.request, self.gateway
+        content: Any = None
+        if body is not None:
+            content = body
+        elif request.headers.get("content-length", "0") != "0" or "transfer-encoding" in request.headers:
+            content = self._counted(request.stream())
+        url = self.base + self.route.upstream_path(request.url.path)
+        if request.url.query:
+            url += "?" + request.url.query
+        upstream_request = gateway.client.build_request(
+            request.method, url, headers=self._request_headers(), content=content
+        )
+        try:
+            upstream = await gateway.client.send(upstream_request, stream=True)
+        except httpx.PoolTimeout:
+            raise self._upstream_failure(503, "busy", "has no free connection") from None
+        except httpx.TimeoutException:
+            raise self._upstream_failure(504, "timeout", f"did not answer within "
+                                                          f"{gateway.settings.upstream_timeout:g} s") from None
+        except httpx.TransportError as error:
+            raise self._upstream_failure(502, "unreachable", f"cannot be reached ({type(error).__name__})") from None
+        length = upstream.headers.get("content-length", "")
+        if length.isdigit() and int(length) <= BUFFERED_MAX_BYTES:
+            return await self._buffered(upstream)
+        # The background close covers a client gone before the body iterator started.
+        response = StreamingResponse(
+            self._relayed(upstream), status_code=upstream.status_code, background=BackgroundTask(upstream.aclose)
+        )
+        response.raw_headers = self._response_headers(upstream)
+        return response
+
+    async def _buffered(self, upstream: httpx.Response) -> Response:
+        """A small answer read whole: cheaper than streaming it (no task watching for disconnects)."""
+        try:
+            body = b"".join([chunk async for chunk in upstream.aiter_raw()])
+        except httpx.TimeoutException:
+            raise self._upstream_failure(504, "timeout", "did not finish its answer in time") from None
+        except httpx.TransportError as error:
+            raise self._upstream_failure(502, "unreachable", f"broke off its answer ({type(error).__name__})") from None
+        finally:
+            await upstream.aclose()
+        response = Response(body, status_code=upstream.status_code)
+        response.raw_headers = self._response_headers(upstream)
+        self.finish(upstream.status_code, len(body))
+        return response
+
+    def _upstream_failure(self, status: int, kind: str, what: str) -> ProblemError:
+        self.gateway.metrics.upstream_errors.labels(self.route.upstream, kind).inc()
+        self.reason = f"upstream_{kind}"
+        title = {502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout"}[status]
+        return ProblemError(status, title, f"upstream {self.route.upstream} {what} (route {self.route.name})")
+
+    async def _counted(self, stream: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+        async for chunk in stream:
+            self.bytes_in += len(chunk)
+            yield chunk
+
+    async def _relayed(self, upstream: httpx.Response) -> AsyncIterator[bytes]:
+        sent = 0
+        try:
+            async for chunk in upstream.aiter_raw():
+                sent += len(chunk)
+                yield chunk
+        finally:
+            await upstream.aclose()
+            self.finish(upstream.status_code, sent)
+
+    def finish(self, status: int, bytes_out: int, reason: str | None = None) -> None:
+        """Count the request and, for data routes, append its audit record."""
+        seconds = time.perf_counter() - self.started
+        route = self.route
+        self.gateway.metrics.observe(route.name, route.upstream, self.request.method, status, seconds)
+        if route.public:
+            return
+        # A token that verified but lacked a scope still says who was refused.
+        token = self.admission.token if self.admission else getattr(self.request.state, "token", None)
+        self.request.app.state.audit.append(AuditRecord(
+            at=self.at,
+            client_id=token.client_id if token else None,
+            subject=token.sub if token else None,
+            issuer=token.issuer if token else None,
+            method=self.request.method,
+            route=route.name,
+            path=self.request.url.path,
+            entity_type=",".join(self.entity_types) or None,
+            dataset=self.admission.dataset if self.admission else None,
+            decision="allow" if self.allowed else "deny",
+            reason=reason,
+            status=status,
+            bytes_in=self.bytes_in,
+            bytes_out=bytes_out,
+            duration_ms=round(seconds * 1000, 3),
+            request_id=request_id_var.get(None),
+        ))
+
+    def _request_headers(self) -> list[tuple[str, str]]:
+        request = self.request
+        dropped = _NOT_FORWARDED | _connection_tokens(request.headers.get("connection"))
+        if not (self.route.public or self.gateway.settings.forward_authorization):
+            dropped = dropped | {"authorization"}
+        headers = [(k, v) for k, v in request.headers.items() if k not in dropped]
+        client = request.client.host if request.client else "unknown"
+        host = request.headers.get("host", "")
+        proto = request.url.scheme
+        prior_for = request.headers.get("x-forwarded-for")
+        headers = [(k, v) for k, v in headers if k not in ("x-forwarded-for", "forwarded")]
+        headers.append(("x-forwarded-for", f"{prior_for}, {client}" if prior_for else client))
+        node = f'for="{client}";host="{host}";proto={proto}'
+        prior = request.headers.get("forwarded")
+        headers.append(("forwarded", f"{prior}, {node}" if prior else node))
+        if "x-forwarded-host" not in request.headers:
+            headers.append(("x-forwarded-host", host))
+        if "x-forwarded-proto" not in request.headers:
+            headers.append(("x-forwarded-proto", proto))
+        request_id = request_id_var.get(None)
+        if request_id:
+            headers = [(k, v) for k, v in headers if k != "x-request-id"]
+            headers.append(("x-request-id", request_id))
+        if self.admission is not None:
+            token = self.admission.token
+            headers += [("x-oup-client-id", token.client_id), ("x-oup-subject", token.sub),
+                        ("x-oup-issuer", token.issuer)]
+        return headers
+
+    def _response_headers(self, upstream: httpx.Response) -> list[tuple[bytes, bytes]]:
+        dropped = HOP_BY_HOP | _connection_tokens(upstream.headers.get("connection")) | _SET_BY_GATEWAY
+        raw = []
+        for key, value in upstream.headers.multi_items():
+            name = key.lower()
+            if name in dropped:
+                continue
+            if name == "location":
+                value = self._location(value)
+            raw.append((name.encode("latin-1"), value.encode("latin-1")))
+        return raw
+
+    def _location(self, value: str) -> str:
+        """An upstream ``Location`` as the client must follow it: through the gateway."""
+        target = httpx.URL(value)
+        if target.is_absolute_url and not value.startswith(self.base + "/") and value != self.base:
+            return value  # somewhere else entirely (another issuer, a client's redirect_uri)
+        path = target.path
+        gateway_path = self.route.gateway_path(path)
+        if gateway_path is None:
+            for route in self.gateway.routes.routes:
+                if route.upstream == self.route.upstream and (gateway_path := route.gateway_path(path)):
+                    break
+        if gateway_path is None:
+            return value
+        public = self.gateway.settings.public_url
+        origin = str(public).rstrip("/") if public else str(self.request.base_url).rstrip("/")
+        query = f"?{target.query.decode()}" if target.query else ""
+        return f"{origin}{gateway_path}{query}"
+
+
+def _connection_tokens(header: str | None) -> frozenset[str]:
+    """Header names a ``Connection`` header marks as hop-by-hop (RFC 9110 7.6.1)."""
+    if not header:
+        return frozenset()
+    return frozenset(token.strip().lower() for token in header.split(",") if token.strip())
