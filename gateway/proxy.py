@@ -21,6 +21,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 from starlette.background import BackgroundTask
@@ -46,6 +47,8 @@ _NOT_FORWARDED = HOP_BY_HOP | {"host", "x-oup-client-id", "x-oup-subject", "x-ou
 #: Response headers the gateway's own server writes; the upstream's copies would be duplicates.
 _SET_BY_GATEWAY = frozenset({"x-request-id", "date", "server"})
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+#: Characters passed on unencoded in an upstream path or query (RFC 3986 pchar, '/', '?' and '%').
+_URL_SAFE = "/?%:@!$&'()*+,;="
 #: Answers up to this size (by Content-Length) are read whole before sending; larger ones stream.
 BUFFERED_MAX_BYTES = 64 * 1024
 
@@ -179,9 +182,7 @@ class _Exchange:
             content = body
         elif request.headers.get("content-length", "0") != "0" or "transfer-encoding" in request.headers:
             content = self._counted(request.stream())
-        url = self.base + self.route.upstream_path(request.url.path)
-        if request.url.query:
-            url += "?" + request.url.query
+        url = self.base + self._upstream_target()
         upstream_request = gateway.client.build_request(
             request.method, url, headers=self._request_headers(), content=content
         )
@@ -192,6 +193,9 @@ class _Exchange:
         except httpx.TimeoutException:
             raise self._upstream_failure(504, "timeout", f"did not answer within "
                                                           f"{gateway.settings.upstream_timeout:g} s") from None
+        except httpx.LocalProtocolError as error:  # what the client sent cannot be said in HTTP/1.1
+            self.reason = "malformed_request"
+            raise ProblemError(400, "Bad Request", f"the request cannot be passed on: {error}") from None
         except httpx.TransportError as error:
             raise self._upstream_failure(502, "unreachable", f"cannot be reached ({type(error).__name__})") from None
         length = upstream.headers.get("content-length", "")
@@ -218,6 +222,19 @@ class _Exchange:
         response.raw_headers = self._response_headers(upstream)
         self.finish(upstream.status_code, len(body))
         return response
+
+    def _upstream_target(self) -> str:
+        """Path and query for the upstream, encoded as the client sent them: an entity id's ``%2F``
+        stays encoded, and bytes a URL may not hold raw are percent-encoded."""
+        scope = self.request.scope
+        raw_path = scope.get("raw_path") or self.request.url.path.encode()
+        matched = (self.route.prefix or self.route.path or "").encode()
+        if raw_path.startswith(matched):
+            path = self.route.upstream_path(_percent_encoded(raw_path).decode("ascii"))
+        else:  # the client percent-encoded part of the route's own prefix
+            path = quote(self.route.upstream_path(self.request.url.path), safe=_URL_SAFE)
+        query = scope.get("query_string") or b""
+        return path + ("?" + _percent_encoded(query).decode("ascii") if query else "")
 
     def _upstream_failure(self, status: int, kind: str, what: str) -> ProblemError:
         self.gateway.metrics.upstream_errors.labels(self.route.upstream, kind).inc()
@@ -268,7 +285,7 @@ class _Exchange:
             request_id=request_id_var.get(None),
         ))
 
-    def _request_headers(self) -> list[tuple[str, str]]:
+    def _request_headers(self) -> list[tuple[bytes, bytes]]:
         request = self.request
         dropped = _NOT_FORWARDED | _connection_tokens(request.headers.get("connection"))
         if not (self.route.public or self.gateway.settings.forward_authorization):
@@ -291,11 +308,13 @@ class _Exchange:
         if request_id:
             headers = [(k, v) for k, v in headers if k != "x-request-id"]
             headers.append(("x-request-id", request_id))
-        if self.admission is not None:
+        # As received (Latin-1, RFC 9110 5.5), without the whitespace around a value that is not part of it.
+        encoded = [(k.encode("latin-1"), v.strip(" \t").encode("latin-1")) for k, v in headers]
+        if self.admission is not None:  # the verified identity, in UTF-8
             token = self.admission.token
-            headers += [("x-oup-client-id", token.client_id), ("x-oup-subject", token.sub),
-                        ("x-oup-issuer", token.issuer)]
-        return headers
+            encoded += [(b"x-oup-client-id", token.client_id.encode()), (b"x-oup-subject", token.sub.encode()),
+                        (b"x-oup-issuer", token.issuer.encode())]
+        return encoded
 
     def _response_headers(self, upstream: httpx.Response) -> list[tuple[bytes, bytes]]:
         dropped = HOP_BY_HOP | _connection_tokens(upstream.headers.get("connection")) | _SET_BY_GATEWAY
@@ -326,6 +345,11 @@ class _Exchange:
         origin = str(public).rstrip("/") if public else str(self.request.base_url).rstrip("/")
         query = f"?{target.query.decode()}" if target.query else ""
         return f"{origin}{gateway_path}{query}"
+
+
+def _percent_encoded(raw: bytes) -> bytes:
+    """``raw`` with every byte outside the URL characters percent-encoded (existing escapes kept)."""
+    return quote(raw, safe=_URL_SAFE).encode("ascii")
 
 
 def _connection_tokens(header: str | None) -> frozenset[str]:

@@ -26,7 +26,7 @@ import hashlib
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -36,11 +36,15 @@ from urllib.parse import quote
 import httpx
 import orjson
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from fastapi.routing import APIRoute
 
 from gateway.audit import AuditRecord
 from gateway.circuit import Circuits
+from gateway.metrics import Metrics
 from gateway.peers import Peer, peer_store
+from gateway.pep import admit, refusal_reason
 from mims.kit.auth import bearer_token, require_scopes
+from mims.kit.auth.rfc6750 import OPENAPI_BEARER
 from mims.kit.logging import request_id_var
 from mims.kit.problems import ProblemError
 
@@ -120,6 +124,7 @@ class Region:
     http: httpx.AsyncClient
     circuits: Circuits
     tokens: TokenCache
+    metrics: Metrics | None = None
     status: dict[str, PeerStatus] = field(default_factory=dict)
 
 
@@ -134,6 +139,7 @@ async def running(app: FastAPI) -> AsyncIterator[None]:
             http=http,
             circuits=Circuits(settings.peer_failure_threshold, settings.peer_cooldown, clock),
             tokens=TokenCache(clock),
+            metrics=getattr(app.state, "metrics", None),
         )
         try:
             yield
@@ -143,6 +149,22 @@ async def running(app: FastAPI) -> AsyncIterator[None]:
 
 router = APIRouter(prefix="/region", tags=["region"])
 READ = Depends(require_scopes("context:read", always=True))
+
+
+async def _admit_region_read(request: Request, _: Any = Depends(OPENAPI_BEARER)) -> None:
+    """A region read is admitted as the same read of this city would be: by the route table's entry
+    for ``GET /ngsi-ld/v1/...`` (its scopes, per-type scopes and data-access grants)."""
+    gateway = request.app.state.gateway
+    local_path = request.url.path.removeprefix(router.prefix)
+    route = gateway.routes.match("GET", local_path)
+    if route is None or route.upstream != "context":
+        raise ProblemError(404, "Not Found", f"the route table has no context entry for GET {local_path}")
+    if not route.public:
+        types = [name for name in request.query_params.get("type", "").split(",") if name]
+        await admit(request, route, types, gateway.grants)
+
+
+ADMIT = Depends(_admit_region_read)
 
 
 async def _sources(request: Request) -> list[Source]:
@@ -250,6 +272,10 @@ async def _ask(region: Region, request: Request, source: Source, path: str,
 
 def _record(region: Region, source: Source, answer: Answer, duration_ms: float | None) -> Answer:
     if source.peer is not None:
+        if region.metrics is not None:
+            region.metrics.observe_peer(source.city, answer.failure or "ok",
+                                        None if duration_ms is None else duration_ms / 1000,
+                                        region.circuits[source.city].state == "open")
         status = region.status.setdefault(source.city, PeerStatus())
         status.last_at = datetime.now(UTC)
         status.last_result = answer.failure or "ok"
@@ -263,7 +289,6 @@ async def _fan_out(request: Request, path: str, params: Mapping[str, str],
                    found: frozenset[int] = frozenset(), only: str | None = None) -> list[Answer]:
     """Every city's answer (or only city ``only``'s), in city-name order."""
     region = _region(request)
-    request.state.region_started = (datetime.now(UTC), time.perf_counter())
     sources = sorted(await _sources(request), key=lambda source: source.city)
     if only is not None:
         sources = [source for source in sources if source.city == only]
@@ -273,40 +298,59 @@ async def _fan_out(request: Request, path: str, params: Mapping[str, str],
 
 
 def _report(request: Request, answers: list[Answer], response: Response) -> Response:
-    """The per-city outcome as headers (RFC 8941 lists); the read audited."""
+    """The per-city outcome as headers (RFC 8941 lists)."""
     answered = [a.city for a in answers if a.failure is None]
     failed = [f'{a.city};reason="{a.failure}"' for a in answers if a.failure is not None]
     response.headers["OUP-Region-Answered"] = ", ".join(answered)
     if failed:
         response.headers["OUP-Region-Failed"] = ", ".join(failed)
-    at, started = request.state.region_started
-    return _audited(request, response, at, started)
+    return response
 
 
-def _audited(request: Request, response: Response, at: datetime, started: float) -> Response:
+def _audit(request: Request, at: datetime, started: float, status: int, bytes_out: int,
+           refusal: ProblemError | None) -> None:
     """One audit record per region read, like every data access through the gateway."""
     audit = getattr(request.app.state, "audit", None)
-    if audit is not None:
-        token = getattr(request.state, "token", None)
-        audit.append(AuditRecord(
-            at=at,
-            client_id=token.client_id if token else None,
-            subject=token.sub if token else None,
-            issuer=token.issuer if token else None,
-            method=request.method,
-            route="region",
-            path=request.url.path,
-            entity_type=request.query_params.get("type"),
-            dataset=None,
-            decision="allow",
-            reason=None,
-            status=response.status_code,
-            bytes_in=0,
-            bytes_out=len(response.body),
-            duration_ms=round((time.perf_counter() - started) * 1000, 3),
-            request_id=request_id_var.get(None),
-        ))
-    return response
+    if audit is None:
+        return
+    token = getattr(request.state, "token", None)
+    audit.append(AuditRecord(
+        at=at,
+        client_id=token.client_id if token else None,
+        subject=token.sub if token else None,
+        issuer=token.issuer if token else None,
+        method=request.method,
+        route="region",
+        path=request.url.path,
+        entity_type=request.query_params.get("type"),
+        dataset=None,
+        decision="deny" if refusal is not None else "allow",
+        reason=refusal_reason(refusal) if refusal is not None else None,
+        status=status,
+        bytes_in=0,
+        bytes_out=bytes_out,
+        duration_ms=round((time.perf_counter() - started) * 1000, 3),
+        request_id=request_id_var.get(None),
+    ))
+
+
+class AuditedRoute(APIRoute):
+    """A region route whose every request is audited, refusals by its dependencies included."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def audited(request: Request) -> Response:
+            at, started = datetime.now(UTC), time.perf_counter()
+            try:
+                response = await handler(request)
+            except ProblemError as problem:
+                _audit(request, at, started, problem.status, 0, problem)
+                raise
+            _audit(request, at, started, response.status_code, len(response.body), None)
+            return response
+
+        return audited
 
 
 def _client_error(answers: list[Answer], own_city: str) -> Response | None:
@@ -348,7 +392,11 @@ def _passed_params(request: Request) -> dict[str, str]:
     return {name: request.query_params[name] for name in PASSED_ON if name in request.query_params}
 
 
-@router.get("/ngsi-ld/v1/entities", summary="Query entities across the region", dependencies=[READ])
+#: The region's data routes: each request audited.
+data_router = APIRouter(prefix="/region", tags=["region"], route_class=AuditedRoute)
+
+
+@data_router.get("/ngsi-ld/v1/entities", summary="Query entities across the region", dependencies=[ADMIT])
 async def query_entities(request: Request) -> Response:
     settings = request.app.state.settings
     limit = _bounded_int(request, "limit", DEFAULT_LIMIT)
@@ -397,7 +445,7 @@ async def query_entities(request: Request) -> Response:
     return _report(request, answers, Response(orjson.dumps(merged[offset:offset + limit]), headers=headers))
 
 
-@router.get("/ngsi-ld/v1/types", summary="Entity types available across the region", dependencies=[READ])
+@data_router.get("/ngsi-ld/v1/types", summary="Entity types available across the region", dependencies=[ADMIT])
 async def retrieve_types(request: Request) -> Response:
     answers = await _fan_out(request, "/types", _passed_params(request))
     error = _client_error(answers, request.app.state.settings.city)
@@ -426,8 +474,8 @@ async def retrieve_types(request: Request) -> Response:
     return _report(request, answers, Response(orjson.dumps(payload), media_type="application/json"))
 
 
-@router.get("/ngsi-ld/v1/entities/{entity_id:path}", summary="One entity, from whichever city holds it",
-            dependencies=[READ])
+@data_router.get("/ngsi-ld/v1/entities/{entity_id:path}", summary="One entity, from whichever city holds it",
+            dependencies=[ADMIT])
 async def retrieve_entity(entity_id: str, request: Request) -> Response:
     """Asked of every city (or only ``city``, when given); found in several, the caller must say which."""
     city = request.query_params.get("city")

@@ -10,6 +10,16 @@ from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis import Response
 from schemathesis.core import NOT_SET
 
+LD_CONTEXT_NOT_AVAILABLE = "https://uri.etsi.org/ngsi-ld/errors/LdContextNotAvailable"
+
+
+def unavailable_ld_context(response: Response) -> bool:
+    """The one 5xx NGSI-LD asks for: an @context URL that cannot be fetched (clause 6.3.2, 503).
+
+    Generated bodies name random remote @contexts and the broker under test fetches none.
+    """
+    return response.status_code == 503 and response.json().get("type") == LD_CONTEXT_NOT_AVAILABLE
+
 
 def server_errors(
     base_url: str,

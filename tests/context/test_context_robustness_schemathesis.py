@@ -15,8 +15,7 @@ from pathlib import Path
 import pytest
 import schemathesis
 from jsonschema import Draft202012Validator
-from robustness import server_errors
-from schemathesis import Response
+from robustness import server_errors, unavailable_ld_context
 from serving import free_port, served
 
 import ppi_schemas
@@ -24,17 +23,6 @@ from mims.context.api.openapi import ENTITY, REGISTRATION, SUBSCRIPTION
 from mims.context.service import create_app
 
 EXAMPLES_PER_OPERATION = 8
-LD_CONTEXT_NOT_AVAILABLE = "https://uri.etsi.org/ngsi-ld/errors/LdContextNotAvailable"
-
-
-def _unavailable_context(response: Response) -> bool:
-    """The one 5xx the spec asks for: an @context URL that cannot be fetched (clause 6.3.2, 503).
-
-    Generated bodies name random remote @contexts and the broker under test fetches none.
-    """
-    return response.status_code == 503 and response.json().get("type") == LD_CONTEXT_NOT_AVAILABLE
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def broker_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A broker served by uvicorn on a free local port, once per storage engine; remote contexts and sources fail fast."""
@@ -52,7 +40,7 @@ def test_no_operation_answers_a_generated_request_with_a_server_error(broker_url
     assert len(operations) > 40
     failures, without_body = server_errors(
         broker_url, [(operation, None) for operation in operations], examples=EXAMPLES_PER_OPERATION,
-        expected=_unavailable_context,
+        expected=unavailable_ld_context,
     )
     assert not failures, "\n\n".join(failures)
     assert not without_body, f"no body generated for {without_body}"

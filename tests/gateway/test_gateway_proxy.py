@@ -73,6 +73,11 @@ def stand_in_app() -> FastAPI:
             "NGSILD-Results-Count": "7", "Link": '<https://example.org/ctx.jsonld>; rel="http://www.w3.org/ns/json-ld#context"',
             "NGSILD-Tenant": "city"})
 
+    @app.get("/ngsi-ld/v1/raw/{rest:path}")
+    async def raw(request: Request) -> dict[str, str]:
+        return {"path": request.scope["raw_path"].decode("latin-1"),
+                "query": request.scope["query_string"].decode("latin-1")}
+
     @app.post("/ngsi-ld/v1/things")
     async def create(request: Request) -> Response:
         return Response(status_code=201, headers={"Location": f"{request.base_url}ngsi-ld/v1/things/urn:x:1"})
@@ -200,6 +205,33 @@ def test_upstream_headers_are_kept_and_the_identity_is_forwarded_not_the_token(
     assert seen["forwarded"].startswith('for="127.0.0.1"') and seen["x-request-id"] == response.headers["x-request-id"]
     assert response.headers["ngsild-results-count"] == "7" and response.headers["ngsild-tenant"] == "city"
     assert "json-ld#context" in response.headers["link"]
+
+
+def test_paths_and_queries_reach_the_upstream_encoded_as_the_client_sent_them(
+        stand_in_front: tuple[httpx.Client, FastAPI]) -> None:
+    client, _ = stand_in_front
+    sent = "/ngsi-ld/v1/raw/urn:x:a%2Fb%C3%A9%20c%0F"
+    response = client.get(httpx.URL(sent, query=b"q=name%3D%3D%22x%22&type=T"), headers=bearer())
+    assert response.status_code == 200, response.text
+    assert response.json() == {"path": sent, "query": "q=name%3D%3D%22x%22&type=T"}
+
+
+def test_header_values_pass_as_octets_and_the_identity_in_utf8(stand_in_front: tuple[httpx.Client, FastAPI]) -> None:
+    client, _ = stand_in_front
+    response = client.get("/ngsi-ld/v1/echo", headers={**bearer(sub="zoë"), "X-Note": "caf\xe9".encode("latin-1")})
+    assert response.status_code == 200, response.text
+    seen = response.json()
+    assert seen["x-note"] == "caf\xe9"
+    assert seen["x-oup-subject"].encode("latin-1").decode("utf-8") == "zoë"
+
+
+def test_an_entity_id_holding_a_slash_is_reached_through_the_gateway(front: tuple[httpx.Client, FastAPI]) -> None:
+    client, _ = front
+    entity = {"id": "urn:ngsi-ld:Building:wing/b", "type": "Building"}
+    assert client.post("/ngsi-ld/v1/entities", json=entity, headers=bearer()).status_code == 201
+    found = client.get("/ngsi-ld/v1/entities/urn:ngsi-ld:Building:wing%2Fb", headers=bearer())
+    assert found.status_code == 200, found.text
+    assert found.json()["id"] == "urn:ngsi-ld:Building:wing/b"
 
 
 def test_public_identity_routes_pass_client_authentication_on(

@@ -345,6 +345,35 @@ def test_region_reads_are_audited(region: Region) -> None:
     assert record["client_id"] == "dashboard" and record["path"] == "/region/ngsi-ld/v1/entities"
 
 
+def test_a_refused_region_read_is_audited_with_who_was_refused(region: Region) -> None:
+    refused = region.get("/region/ngsi-ld/v1/entities", token=mint(sub="erin", scope="permit:submit"), type="Road")
+    assert refused.status_code == 403
+    anonymous = httpx.get(region.url + "/region/ngsi-ld/v1/types", timeout=10)
+    assert anonymous.status_code == 401
+    admin = {"Authorization": f"Bearer {mint(scope='admin')}"}
+    wanted = {("erin", "insufficient_scope", 403), (None, "missing_token", 401)}
+    seen: set[tuple[str | None, str, int]] = set()
+    for _ in range(100):
+        records = httpx.get(region.url + "/admin/audit", params={"decision": "deny", "route": "region"},
+                            headers=admin).json()
+        seen = {(r["subject"], r["reason"], r["status"]) for r in records}
+        if wanted <= seen:
+            break
+        time.sleep(0.05)
+    assert wanted <= seen
+
+
+def test_peer_status_is_in_the_metrics(region: Region) -> None:
+    reset_delft(region)
+    assert region.get("/region/ngsi-ld/v1/entities", type=PARKING).status_code == 200
+    text = httpx.get(region.url + "/metrics", timeout=10).text
+    assert 'gateway_peer_up{peer="den-haag"} 1.0' in text
+    assert 'gateway_peer_up{peer="leiden"} 0.0' in text
+    assert 'gateway_peer_answers_total{peer="leiden",result="unreachable"}' in text
+    assert 'gateway_peer_duration_seconds_count{peer="delft"}' in text
+    assert 'gateway_peer_circuit_open{peer="leiden"}' in text
+
+
 def test_a_peer_whose_identity_refuses_the_exchange_is_reported_and_not_asked(region: Region) -> None:
     reset_delft(region)
     den_haag = region.cities["den-haag"]

@@ -32,7 +32,7 @@ _HEADER = "/authorization"
 
 # Declares the bearer scheme in the OpenAPI document; the header itself is parsed below, as
 # HTTPBearer cannot tell a missing header from a malformed one.
-_OPENAPI_BEARER = HTTPBearer(
+OPENAPI_BEARER = HTTPBearer(
     auto_error=False, scheme_name="bearer", bearerFormat="JWT", description="RFC 9068 JWT access token"
 )
 
@@ -51,7 +51,7 @@ def require_scopes(
     required = tuple(dict.fromkeys(scopes))
 
     async def bearer_token(
-        request: Request, _: HTTPAuthorizationCredentials | None = Depends(_OPENAPI_BEARER)
+        request: Request, _: HTTPAuthorizationCredentials | None = Depends(OPENAPI_BEARER)
     ) -> AccessToken | None:
         if request.app.state.settings.auth == "off" and not always:
             return None
