@@ -3,8 +3,8 @@
 One NGSI-LD GET (an entity by id from the context MIM on SQLite), sent directly to the context MIM
 and through the gateway with everything on (token verification, scope check, rate limit, audit
 written to its database), each served by uvicorn in its own process. For each: requests/s with
-``--concurrency`` clients, and p50/p95 of one client at a time (latency without queueing); then
-the ratios. Targets: gateway throughput >= 50 % of direct, added p50 <= 2 ms.
+``--concurrency`` clients, and p50/p95 of one client at a time (latency without queueing; direct
+and gateway requests take turns); then the ratios. Targets: gateway throughput >= 50 % of direct, added p50 <= 2 ms.
 
 Then the region fan-out: ``/region/ngsi-ld/v1/entities`` at the same gateway, which asks its own
 context MIM and ``--peers`` federation peers at once, one of them dead (it accepts connections and
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import socket
 import statistics
@@ -93,26 +94,37 @@ async def throughput(base: str, headers: dict[str, str], requests: int, concurre
         return requests / (time.perf_counter() - started)
 
 
-async def latency(base: str, headers: dict[str, str], requests: int) -> tuple[float, float]:
-    """p50 and p95 in ms of ``requests`` GETs, one at a time."""
-    timings = []
-    async with httpx.AsyncClient(base_url=base, headers=headers) as client:
+async def latencies(targets: dict[str, tuple[str, dict[str, str]]], requests: int) -> dict[str, tuple[float, float]]:
+    """p50 and p95 in ms of ``requests`` GETs per target, one at a time. The targets take turns
+    request by request, so a change in the machine's load affects them alike."""
+    timings: dict[str, list[float]] = {name: [] for name in targets}
+    async with contextlib.AsyncExitStack() as stack:
+        clients = {name: await stack.enter_async_context(httpx.AsyncClient(base_url=base, headers=headers))
+                   for name, (base, headers) in targets.items()}
         for _ in range(requests):
-            started = time.perf_counter()
-            response = await client.get(PATH)
-            timings.append((time.perf_counter() - started) * 1000)
-            assert response.status_code == 200, response.text
-    quantiles = statistics.quantiles(timings, n=100)
-    return quantiles[49], quantiles[94]
+            for name, client in clients.items():
+                started = time.perf_counter()
+                response = await client.get(PATH)
+                timings[name].append((time.perf_counter() - started) * 1000)
+                assert response.status_code == 200, response.text
+    result = {}
+    for name, series in timings.items():
+        quantiles = statistics.quantiles(series, n=100)
+        result[name] = (quantiles[49], quantiles[94])
+    return result
 
 
-async def measure(base: str, headers: dict[str, str], args: argparse.Namespace) -> tuple[float, float, float]:
-    async with httpx.AsyncClient(base_url=base, headers=headers) as warm:
-        for _ in range(50):
-            (await warm.get(PATH)).raise_for_status()
-    rate = await throughput(base, headers, args.requests, args.concurrency)
-    p50, p95 = await latency(base, headers, args.latency_requests)
-    return rate, p50, p95
+async def measure(targets: dict[str, tuple[str, dict[str, str]]],
+                  args: argparse.Namespace) -> dict[str, tuple[float, float, float]]:
+    """Throughput of each target in turn, then their latencies side by side."""
+    rates = {}
+    for name, (base, headers) in targets.items():
+        async with httpx.AsyncClient(base_url=base, headers=headers) as warm:
+            for _ in range(50):
+                (await warm.get(PATH)).raise_for_status()
+        rates[name] = await throughput(base, headers, args.requests, args.concurrency)
+    timed = await latencies(targets, args.latency_requests)
+    return {name: (rates[name], *timed[name]) for name in targets}
 
 
 @contextmanager
@@ -176,10 +188,8 @@ def run(args: argparse.Namespace) -> tuple[dict[str, tuple[float, float, float]]
             for broker in (direct, f"http://127.0.0.1:{peers_port}"):
                 httpx.post(f"{broker}/ngsi-ld/v1/entities", json=entity).raise_for_status()
             bearer = {"Authorization": f"Bearer {token(key)}"}
-            results = {
-                "direct": asyncio.run(measure(direct, {}, args)),
-                "gateway": asyncio.run(measure(f"http://127.0.0.1:{gateway_port}", bearer, args)),
-            }
+            results = asyncio.run(measure({
+                "direct": (direct, {}), "gateway": (f"http://127.0.0.1:{gateway_port}", bearer)}, args))
             audited = httpx.get(f"http://127.0.0.1:{gateway_port}/metrics").text
             routed = sum(float(line.rsplit(" ", 1)[1]) for line in audited.splitlines()
                          if line.startswith("gateway_requests_total{") and 'status="200"' in line)

@@ -1,7 +1,10 @@
 """The streaming reverse proxy: every request the route table knows goes through :func:`handle`.
 
-One ``httpx.AsyncClient`` per app with a large keep-alive pool (a client per request, or the
-default pool of 100, is what makes a naive httpx proxy slow). Bodies stream both ways unless
+Upstream requests go through one ``aiohttp.ClientSession`` per app with a large keep-alive pool.
+aiohttp rather than httpx on this one hop because it is the gateway's hot path: measured on the
+same upstream, one GET costs 0.40 ms through aiohttp and 0.74-0.83 ms through a tuned httpx client,
+and httpx was 60 % of the gateway's CPU per proxied request. The session keeps no cookies (an
+upstream's ``Set-Cookie`` is for the client, never for other callers). Bodies stream both ways unless
 the gateway must read one (PPI validation, entity type). Hop-by-hop headers (RFC 9110 7.6.1)
 are dropped, ``Forwarded``/``X-Forwarded-*`` added, ``Location`` rewritten to the gateway's
 address. On routes the gateway checks, the caller's ``Authorization`` is not passed on by
@@ -20,9 +23,11 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any
 from urllib.parse import quote
 
+import aiohttp
 import httpx
 from starlette.background import BackgroundTask
 from starlette.requests import Request
@@ -60,10 +65,31 @@ class Gateway:
     settings: GatewaySettings
     routes: RouteTable
     upstreams: dict[str, str]
-    client: httpx.AsyncClient
+    client: httpx.AsyncClient  # for the gateway's own calls (discovery)
     grants: GrantSource
     limiter: RateLimit | None
     metrics: Metrics
+    session: aiohttp.ClientSession | None = None
+
+    def upstream_session(self) -> aiohttp.ClientSession:
+        """The proxy's session, opened on first use (it must be made inside the running loop)."""
+        if self.session is None or self.session.closed:
+            self.session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=self.settings.max_connections, keepalive_timeout=60),
+                cookie_jar=aiohttp.DummyCookieJar(),
+                auto_decompress=False,
+                skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding", "Content-Type"),
+                timeout=aiohttp.ClientTimeout(
+                    total=None, connect=self.settings.upstream_timeout, sock_connect=self.settings.connect_timeout,
+                    sock_read=self.settings.upstream_timeout,
+                ),
+            )
+        return self.session
+
+    async def close(self) -> None:
+        await self.client.aclose()
+        if self.session is not None:
+            await self.session.close()
 
     @classmethod
     def build(cls, settings: GatewaySettings, routes: RouteTable, grants: GrantSource) -> Gateway:
@@ -71,12 +97,7 @@ class Gateway:
         logging.getLogger("httpx").setLevel(logging.WARNING)
         client = httpx.AsyncClient(
             timeout=httpx.Timeout(settings.upstream_timeout, connect=settings.connect_timeout),
-            limits=httpx.Limits(
-                max_connections=settings.max_connections,
-                max_keepalive_connections=settings.max_connections,
-                keepalive_expiry=60,
-            ),
-            follow_redirects=False,
+            follow_redirects=False, cookies=cookieless(),
         )
         return cls(
             settings=settings,
@@ -183,44 +204,43 @@ class _Exchange:
         elif request.headers.get("content-length", "0") != "0" or "transfer-encoding" in request.headers:
             content = self._counted(request.stream())
         url = self.base + self._upstream_target()
-        upstream_request = gateway.client.build_request(
-            request.method, url, headers=self._request_headers(), content=content
-        )
+        headers = self._request_headers()
+        settings = gateway.settings
         try:
-            upstream = await gateway.client.send(upstream_request, stream=True)
-        except httpx.PoolTimeout:
-            raise self._upstream_failure(503, "busy", "has no free connection") from None
-        except httpx.TimeoutException:
+            upstream = await gateway.upstream_session().request(
+                request.method, url, headers=headers, data=content, allow_redirects=False
+            )
+        except aiohttp.ConnectionTimeoutError:
+            raise self._upstream_failure(503, "busy", "gave no connection in time (pool full or "
+                                                       "connection not accepted)") from None
+        except TimeoutError:
             raise self._upstream_failure(504, "timeout", f"did not answer within "
-                                                          f"{gateway.settings.upstream_timeout:g} s") from None
-        except httpx.LocalProtocolError as error:  # what the client sent cannot be said in HTTP/1.1
-            self.reason = "malformed_request"
-            raise ProblemError(400, "Bad Request", f"the request cannot be passed on: {error}") from None
-        except httpx.TransportError as error:
+                                                          f"{settings.upstream_timeout:g} s") from None
+        except aiohttp.ClientError as error:
             raise self._upstream_failure(502, "unreachable", f"cannot be reached ({type(error).__name__})") from None
         length = upstream.headers.get("content-length", "")
         if length.isdigit() and int(length) <= BUFFERED_MAX_BYTES:
             return await self._buffered(upstream)
-        # The background close covers a client gone before the body iterator started.
+        # The background release covers a client gone before the body iterator started.
         response = StreamingResponse(
-            self._relayed(upstream), status_code=upstream.status_code, background=BackgroundTask(upstream.aclose)
+            self._relayed(upstream), status_code=upstream.status, background=BackgroundTask(_released, upstream)
         )
         response.raw_headers = self._response_headers(upstream)
         return response
 
-    async def _buffered(self, upstream: httpx.Response) -> Response:
+    async def _buffered(self, upstream: aiohttp.ClientResponse) -> Response:
         """A small answer read whole: cheaper than streaming it (no task watching for disconnects)."""
         try:
-            body = b"".join([chunk async for chunk in upstream.aiter_raw()])
-        except httpx.TimeoutException:
+            body = await upstream.read()
+        except TimeoutError:
             raise self._upstream_failure(504, "timeout", "did not finish its answer in time") from None
-        except httpx.TransportError as error:
+        except aiohttp.ClientError as error:
             raise self._upstream_failure(502, "unreachable", f"broke off its answer ({type(error).__name__})") from None
         finally:
-            await upstream.aclose()
-        response = Response(body, status_code=upstream.status_code)
+            upstream.release()
+        response = Response(body, status_code=upstream.status)
         response.raw_headers = self._response_headers(upstream)
-        self.finish(upstream.status_code, len(body))
+        self.finish(upstream.status, len(body))
         return response
 
     def _upstream_target(self) -> str:
@@ -247,15 +267,15 @@ class _Exchange:
             self.bytes_in += len(chunk)
             yield chunk
 
-    async def _relayed(self, upstream: httpx.Response) -> AsyncIterator[bytes]:
+    async def _relayed(self, upstream: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
         sent = 0
         try:
-            async for chunk in upstream.aiter_raw():
+            async for chunk in upstream.content.iter_any():
                 sent += len(chunk)
                 yield chunk
         finally:
-            await upstream.aclose()
-            self.finish(upstream.status_code, sent)
+            upstream.release()
+            self.finish(upstream.status, sent)
 
     def finish(self, status: int, bytes_out: int, reason: str | None = None) -> None:
         """Count the request and, for data routes, append its audit record."""
@@ -285,7 +305,7 @@ class _Exchange:
             request_id=request_id_var.get(None),
         ))
 
-    def _request_headers(self) -> list[tuple[bytes, bytes]]:
+    def _request_headers(self) -> list[tuple[str, str]]:
         request = self.request
         dropped = _NOT_FORWARDED | _connection_tokens(request.headers.get("connection"))
         if not (self.route.public or self.gateway.settings.forward_authorization):
@@ -308,24 +328,23 @@ class _Exchange:
         if request_id:
             headers = [(k, v) for k, v in headers if k != "x-request-id"]
             headers.append(("x-request-id", request_id))
-        # As received (Latin-1, RFC 9110 5.5), without the whitespace around a value that is not part of it.
-        encoded = [(k.encode("latin-1"), v.strip(" \t").encode("latin-1")) for k, v in headers]
-        if self.admission is not None:  # the verified identity, in UTF-8
+        passed = [(k, _octets_kept(k, v.strip(" \t"))) for k, v in headers]
+        if self.admission is not None:  # the verified identity, sent in UTF-8
             token = self.admission.token
-            encoded += [(b"x-oup-client-id", token.client_id.encode()), (b"x-oup-subject", token.sub.encode()),
-                        (b"x-oup-issuer", token.issuer.encode())]
-        return encoded
+            passed += [("x-oup-client-id", token.client_id), ("x-oup-subject", token.sub),
+                       ("x-oup-issuer", token.issuer)]
+        return passed
 
-    def _response_headers(self, upstream: httpx.Response) -> list[tuple[bytes, bytes]]:
+    def _response_headers(self, upstream: aiohttp.ClientResponse) -> list[tuple[bytes, bytes]]:
         dropped = HOP_BY_HOP | _connection_tokens(upstream.headers.get("connection")) | _SET_BY_GATEWAY
         raw = []
-        for key, value in upstream.headers.multi_items():
+        for key, value in upstream.raw_headers:
             name = key.lower()
-            if name in dropped:
+            if name.decode("latin-1") in dropped:
                 continue
-            if name == "location":
-                value = self._location(value)
-            raw.append((name.encode("latin-1"), value.encode("latin-1")))
+            if name == b"location":
+                value = self._location(value.decode("latin-1")).encode("latin-1")
+            raw.append((name, value))
         return raw
 
     def _location(self, value: str) -> str:
@@ -345,6 +364,27 @@ class _Exchange:
         origin = str(public).rstrip("/") if public else str(self.request.base_url).rstrip("/")
         query = f"?{target.query.decode()}" if target.query else ""
         return f"{origin}{gateway_path}{query}"
+
+
+def cookieless() -> CookieJar:
+    """A jar that keeps no cookie: the gateway's HTTP clients act for many callers at once."""
+    return CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
+
+
+async def _released(upstream: aiohttp.ClientResponse) -> None:
+    upstream.release()
+
+
+def _octets_kept(name: str, value: str) -> str:
+    """A received header value (Latin-1 decoded octets) as a string that goes out as the same octets:
+    the upstream client writes UTF-8, so non-ASCII octets must be UTF-8 already."""
+    if value.isascii():
+        return value
+    try:
+        return value.encode("latin-1").decode("utf-8")
+    except UnicodeDecodeError:
+        raise ProblemError(400, "Bad Request", f"header {name} holds octets that are not UTF-8; "
+                                               "they cannot be passed on unchanged") from None
 
 
 def _percent_encoded(raw: bytes) -> bytes:

@@ -43,6 +43,7 @@ from gateway.circuit import Circuits
 from gateway.metrics import Metrics
 from gateway.peers import Peer, peer_store
 from gateway.pep import admit, refusal_reason
+from gateway.proxy import cookieless
 from mims.kit.auth import bearer_token, require_scopes
 from mims.kit.auth.rfc6750 import OPENAPI_BEARER
 from mims.kit.logging import request_id_var
@@ -134,7 +135,7 @@ async def running(app: FastAPI) -> AsyncIterator[None]:
     ``app.state.clock`` (a monotonic clock, for tests) replaces ``time.monotonic`` when set."""
     settings = app.state.settings
     clock = getattr(app.state, "clock", time.monotonic)
-    async with httpx.AsyncClient(limits=httpx.Limits(max_connections=256)) as http:
+    async with httpx.AsyncClient(limits=httpx.Limits(max_connections=256), cookies=cookieless()) as http:
         app.state.region = Region(
             http=http,
             circuits=Circuits(settings.peer_failure_threshold, settings.peer_cooldown, clock),

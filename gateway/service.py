@@ -43,11 +43,11 @@ def _build(app: FastAPI, settings: MimSettings) -> None:
 
 @asynccontextmanager
 async def _upstream_client(app: FastAPI) -> AsyncIterator[None]:
-    """Close the upstream connection pool on shutdown."""
+    """Close the upstream connection pools on shutdown."""
     try:
         yield
     finally:
-        await app.state.gateway.client.aclose()
+        await app.state.gateway.close()
 
 
 SPEC = MimSpec(

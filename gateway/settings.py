@@ -10,7 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, model_validator
+import limits
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from mims.kit.settings import MimSettings
 
@@ -30,7 +31,9 @@ class GatewaySettings(MimSettings):
     upstream_timeout: float = Field(30.0, gt=0, description="Seconds an upstream may take to answer (504 after).")
     connect_timeout: float = Field(2.0, gt=0, description="Seconds to connect to an upstream (502 after).")
     max_connections: int = Field(512, ge=1, description="Upstream connections kept by the one HTTP client.")
-    rate_limit: str | None = Field("600/minute", description="Per-client limit on data routes; None: unlimited.")
+    rate_limit: str | None = Field(
+        "600/minute", description="Per-client limit on data routes ('600/minute', '10 per second'); 'off': unlimited."
+    )
     forward_authorization: bool = Field(
         False, description="Pass the client's Authorization header on to MIMs (off: they get X-OUP-* headers)."
     )
@@ -50,6 +53,17 @@ class GatewaySettings(MimSettings):
     peer_failure_threshold: int = Field(3, ge=1, description="Consecutive failures that open a peer's circuit.")
     peer_cooldown: float = Field(30.0, gt=0, description="Seconds an open circuit waits before one trial request.")
     region_max_window: int = Field(1000, ge=1, description="Largest offset + limit of a region entity query.")
+
+    @field_validator("rate_limit")
+    @classmethod
+    def _parsable_rate(cls, value: str | None) -> str | None:
+        if value is None or value.strip().lower() in ("", "off", "none"):
+            return None
+        try:
+            limits.parse(value)
+        except ValueError:
+            raise ValueError(f"{value!r} is not a rate; write e.g. '600/minute' or '10 per second', or 'off'") from None
+        return value
 
     @model_validator(mode="before")
     @classmethod

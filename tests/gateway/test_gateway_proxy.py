@@ -73,6 +73,10 @@ def stand_in_app() -> FastAPI:
             "NGSILD-Results-Count": "7", "Link": '<https://example.org/ctx.jsonld>; rel="http://www.w3.org/ns/json-ld#context"',
             "NGSILD-Tenant": "city"})
 
+    @app.get("/ngsi-ld/v1/cookie")
+    async def cookie() -> Response:
+        return Response(headers={"Set-Cookie": "session=secret; Path=/; HttpOnly"})
+
     @app.get("/ngsi-ld/v1/raw/{rest:path}")
     async def raw(request: Request) -> dict[str, str]:
         return {"path": request.scope["raw_path"].decode("latin-1"),
@@ -216,13 +220,25 @@ def test_paths_and_queries_reach_the_upstream_encoded_as_the_client_sent_them(
     assert response.json() == {"path": sent, "query": "q=name%3D%3D%22x%22&type=T"}
 
 
-def test_header_values_pass_as_octets_and_the_identity_in_utf8(stand_in_front: tuple[httpx.Client, FastAPI]) -> None:
+def test_header_values_pass_as_the_same_octets_and_the_identity_in_utf8(
+        stand_in_front: tuple[httpx.Client, FastAPI]) -> None:
     client, _ = stand_in_front
-    response = client.get("/ngsi-ld/v1/echo", headers={**bearer(sub="zoë"), "X-Note": "caf\xe9".encode("latin-1")})
+    response = client.get("/ngsi-ld/v1/echo", headers={**bearer(sub="zoë"), "X-Note": "café".encode()})
     assert response.status_code == 200, response.text
-    seen = response.json()
-    assert seen["x-note"] == "caf\xe9"
+    seen = response.json()  # the stand-in reads header octets as Latin-1
+    assert seen["x-note"].encode("latin-1") == "café".encode()
     assert seen["x-oup-subject"].encode("latin-1").decode("utf-8") == "zoë"
+    refused = client.get("/ngsi-ld/v1/echo", headers={**bearer(), "X-Note": "caf\xe9".encode("latin-1")})
+    assert refused.status_code == 400 and "x-note" in refused.json()["detail"]
+
+
+def test_an_upstream_cookie_goes_to_its_client_only(stand_in_front: tuple[httpx.Client, FastAPI]) -> None:
+    client, _ = stand_in_front
+    first = client.get("/ngsi-ld/v1/cookie", headers=bearer())
+    assert first.headers["set-cookie"].startswith("session=secret")
+    client.cookies.clear()
+    second = client.get("/ngsi-ld/v1/echo", headers=bearer())
+    assert "cookie" not in second.json()
 
 
 def test_an_entity_id_holding_a_slash_is_reached_through_the_gateway(front: tuple[httpx.Client, FastAPI]) -> None:
@@ -420,6 +436,13 @@ def test_metrics_count_requests_per_route(front: tuple[httpx.Client, FastAPI]) -
     text = client.get("/metrics").text
     assert 'gateway_requests_total{method="GET",route="ngsi-ld-read",status="200",upstream="context"}' in text
     assert 'gateway_request_duration_seconds_bucket{le="0.1",route="ngsi-ld-read",upstream="context"}' in text
+
+
+def test_a_rate_limit_setting_is_checked_at_start(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="'lots' is not a rate"):
+        GatewaySettings(data_dir=tmp_path, rate_limit="lots")
+    assert GatewaySettings(data_dir=tmp_path, rate_limit="off").rate_limit is None
+    assert GatewaySettings(data_dir=tmp_path, rate_limit="10 per second").rate_limit == "10 per second"
 
 
 def test_a_bad_route_table_names_the_entry(tmp_path: Path) -> None:

@@ -80,6 +80,7 @@ class FakeCity:
             selected = [e for e in city.entities if params.get("type") in (None, e["type"])]
             offset, limit = int(params.get("offset", 0)), int(params.get("limit", 20))
             headers = {"NGSILD-Results-Count": str(len(selected))} if params.get("count") == "true" else {}
+            headers["Set-Cookie"] = f"{city.name}-session=for-one-caller; Path=/"
             return Response(orjson.dumps(selected[offset:offset + limit]), media_type="application/json",
                             headers=headers)
 
@@ -343,6 +344,14 @@ def test_region_reads_are_audited(region: Region) -> None:
     [record] = records
     assert (record["route"], record["entity_type"], record["decision"], record["status"]) == ("region", "Road", "allow", 200)
     assert record["client_id"] == "dashboard" and record["path"] == "/region/ngsi-ld/v1/entities"
+
+
+def test_a_cookie_a_peer_sets_is_never_sent_back_for_other_callers(region: Region) -> None:
+    reset_delft(region)
+    delft = region.cities["delft"]
+    for caller in ("frank", "grace"):
+        assert region.get("/region/ngsi-ld/v1/entities", token=mint(sub=caller), type=PARKING).status_code == 200
+    assert delft.data_requests and all("cookie" not in headers for headers in delft.data_requests)
 
 
 def test_a_refused_region_read_is_audited_with_who_was_refused(region: Region) -> None:
