@@ -3,7 +3,7 @@
 One NGSI-LD GET (an entity by id from the context MIM on SQLite), sent directly to the context MIM
 and through the gateway with everything on (token verification, scope check, rate limit, audit
 written to its database), each served by uvicorn in its own process. For each: requests/s with
-``--concurrency`` clients, and p50/p95 of one client at a time (latency without queueing; direct
+``--concurrency`` clients (and the CPU its own server process spent per request), and p50/p95 of one client at a time (latency without queueing; direct
 and gateway requests take turns); then the ratios. Targets: gateway throughput >= 50 % of direct, added p50 <= 2 ms.
 
 Then the region fan-out: ``/region/ngsi-ld/v1/entities`` at the same gateway, which asks its own
@@ -21,6 +21,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import socket
 import statistics
 import tempfile
@@ -114,17 +115,26 @@ async def latencies(targets: dict[str, tuple[str, dict[str, str]]], requests: in
     return result
 
 
-async def measure(targets: dict[str, tuple[str, dict[str, str]]],
-                  args: argparse.Namespace) -> dict[str, tuple[float, float, float]]:
-    """Throughput of each target in turn, then their latencies side by side."""
-    rates = {}
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time the process ``pid`` has used (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def measure(targets: dict[str, tuple[str, dict[str, str]]], servers: dict[str, int],
+                  args: argparse.Namespace) -> dict[str, tuple[float, float, float, float]]:
+    """Throughput of each target in turn (with the CPU its own server process spent per request),
+    then their latencies side by side."""
+    rates, cpu = {}, {}
     for name, (base, headers) in targets.items():
         async with httpx.AsyncClient(base_url=base, headers=headers) as warm:
             for _ in range(50):
                 (await warm.get(PATH)).raise_for_status()
+        before = cpu_seconds(servers[name])
         rates[name] = await throughput(base, headers, args.requests, args.concurrency)
+        cpu[name] = (cpu_seconds(servers[name]) - before) / args.requests * 1000
     timed = await latencies(targets, args.latency_requests)
-    return {name: (rates[name], *timed[name]) for name in targets}
+    return {name: (rates[name], *timed[name], cpu[name]) for name in targets}
 
 
 @contextmanager
@@ -164,7 +174,8 @@ async def region(base: str, headers: dict[str, str], requests: int, live: int) -
     return quantiles[49], quantiles[94], max(timings)
 
 
-def run(args: argparse.Namespace) -> tuple[dict[str, tuple[float, float, float]], int, tuple[float, float, float]]:
+def run(args: argparse.Namespace) -> tuple[dict[str, tuple[float, float, float, float]], int,
+                                          tuple[float, float, float]]:
     key = ECKey.generate_key("P-256", {"kid": "bench-1"})
     with tempfile.TemporaryDirectory() as folder, jwks_served(key) as jwks_url, dead_peer() as dead_url:
         context_port, peers_port, gateway_port = free_port(), free_port(), free_port()
@@ -180,16 +191,17 @@ def run(args: argparse.Namespace) -> tuple[dict[str, tuple[float, float, float]]
             "OUP_GATEWAY_RATE_LIMIT": "100000000/minute", "OUP_GATEWAY_LOG_LEVEL": "WARNING",
             "OUP_GATEWAY_PEERS_FILE": str(peers_file), "OUP_GATEWAY_PEER_FAILURE_THRESHOLD": "1000000000",
         }
-        with uvicorn_served("mims.context.service:create_app", context_port, context_env), \
+        with uvicorn_served("mims.context.service:create_app", context_port, context_env) as context, \
                 uvicorn_served("mims.context.service:create_app", peers_port, peers_env), \
-                uvicorn_served("gateway.service:create_app", gateway_port, gateway_env):
+                uvicorn_served("gateway.service:create_app", gateway_port, gateway_env) as gateway:
             direct = f"http://127.0.0.1:{context_port}"
             entity = {"id": ENTITY_ID, "type": "Building", "name": {"type": "Property", "value": "Bench"}}
             for broker in (direct, f"http://127.0.0.1:{peers_port}"):
                 httpx.post(f"{broker}/ngsi-ld/v1/entities", json=entity).raise_for_status()
             bearer = {"Authorization": f"Bearer {token(key)}"}
-            results = asyncio.run(measure({
-                "direct": (direct, {}), "gateway": (f"http://127.0.0.1:{gateway_port}", bearer)}, args))
+            results = asyncio.run(measure(
+                {"direct": (direct, {}), "gateway": (f"http://127.0.0.1:{gateway_port}", bearer)},
+                {"direct": context.pid, "gateway": gateway.pid}, args))
             audited = httpx.get(f"http://127.0.0.1:{gateway_port}/metrics").text
             routed = sum(float(line.rsplit(" ", 1)[1]) for line in audited.splitlines()
                          if line.startswith("gateway_requests_total{") and 'status="200"' in line)
@@ -209,13 +221,14 @@ def main() -> None:
     args = parser.parse_args()
     results, routed, (region_p50, region_p95, region_max) = run(args)
     table = Table(title=f"NGSI-LD GET entity by id, {args.concurrency} clients / 1 client")
-    for column in ("target", "req/s", "p50 ms", "p95 ms"):
+    for column in ("target", "req/s", "p50 ms", "p95 ms", "its own CPU ms/req"):
         table.add_column(column, justify="right")
-    for name, (rate, p50, p95) in results.items():
-        table.add_row(name, f"{rate:,.0f}", f"{p50:.2f}", f"{p95:.2f}")
+    for name, (rate, p50, p95, cpu) in results.items():
+        table.add_row(name, f"{rate:,.0f}", f"{p50:.2f}", f"{p95:.2f}", f"{cpu:.2f}")
     console = Console()
     console.print(table)
-    (direct_rate, direct_p50, _), (gateway_rate, gateway_p50, gateway_p95) = results["direct"], results["gateway"]
+    (direct_rate, direct_p50, _, _), (gateway_rate, gateway_p50, gateway_p95, gateway_cpu) = (
+        results["direct"], results["gateway"])
     ratio = gateway_rate / direct_rate
     added = gateway_p50 - direct_p50
     console.print(f"{routed} requests counted by the gateway's metrics")
@@ -225,7 +238,7 @@ def main() -> None:
                   f"p95 {region_p95:.1f} ms, max {region_max:.1f} ms; every answer held all live cities")
     print(f"direct {direct_rate:,.0f} req/s p50 {direct_p50:.2f} ms | gateway {gateway_rate:,.0f} req/s "
           f"p50 {gateway_p50:.2f} ms p95 {gateway_p95:.2f} ms | ratio {ratio:.0%} (target >= 50%) | "
-          f"added p50 {added:.2f} ms (target <= 2 ms) | region p95 {region_p95:.1f} ms (target <= {bound:.0f} ms)")
+          f"added p50 {added:.2f} ms (target <= 2 ms) | gateway CPU {gateway_cpu:.2f} ms/req | region p95 {region_p95:.1f} ms (target <= {bound:.0f} ms)")
 
 
 if __name__ == "__main__":

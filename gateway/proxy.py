@@ -352,7 +352,7 @@ class _Exchange:
         target = httpx.URL(value)
         if target.is_absolute_url and not value.startswith(self.base + "/") and value != self.base:
             return value  # somewhere else entirely (another issuer, a client's redirect_uri)
-        path = target.path
+        path = target.raw_path.decode("ascii").partition("?")[0]  # still percent-encoded, like an id's %2F
         gateway_path = self.route.gateway_path(path)
         if gateway_path is None:
             for route in self.gateway.routes.routes:

@@ -17,7 +17,7 @@ def test_a_small_benchmark_run_prints_every_figure() -> None:
     )
     assert run.returncode == 0, run.stderr[-3000:]
     summary = run.stdout.strip().splitlines()[-1]
-    for figure in ("direct", "gateway", "req/s", "p50", "p95", "ratio", "added p50", "region p95"):
+    for figure in ("direct", "gateway", "req/s", "p50", "p95", "ratio", "added p50", "gateway CPU", "region p95"):
         assert figure in summary, summary
     # Warm-up, throughput and latency runs all went through the gateway and were counted.
     assert "200 requests counted by the gateway's metrics" in run.stdout

@@ -244,8 +244,10 @@ def test_an_upstream_cookie_goes_to_its_client_only(stand_in_front: tuple[httpx.
 def test_an_entity_id_holding_a_slash_is_reached_through_the_gateway(front: tuple[httpx.Client, FastAPI]) -> None:
     client, _ = front
     entity = {"id": "urn:ngsi-ld:Building:wing/b", "type": "Building"}
-    assert client.post("/ngsi-ld/v1/entities", json=entity, headers=bearer()).status_code == 201
-    found = client.get("/ngsi-ld/v1/entities/urn:ngsi-ld:Building:wing%2Fb", headers=bearer())
+    created = client.post("/ngsi-ld/v1/entities", json=entity, headers=bearer())
+    assert created.status_code == 201
+    assert created.headers["location"] == f"{client.base_url}/ngsi-ld/v1/entities/urn:ngsi-ld:Building:wing%2Fb"
+    found = client.get(created.headers["location"], headers=bearer())
     assert found.status_code == 200, found.text
     assert found.json()["id"] == "urn:ngsi-ld:Building:wing/b"
 
