@@ -21,6 +21,7 @@ class Service:
     admin: str | None = None  # "package.module:app": a typer app run as `oup <name> ...`
     first_start: str | None = None  # "package.module:callable(settings=...)" run before serving
     upstreams: tuple[str, ...] = ()  # services whose URLs it is given as OUP_<NAME>_<UPSTREAM>_URL
+    gateway_path: str | None = None  # reached by users at <gateway><path>: its PUBLIC_URL when both run
 
 
 SERVICES: dict[str, Service] = {
@@ -30,10 +31,13 @@ SERVICES: dict[str, Service] = {
                 "OAuth 2.0 authorization server: clients, keys, access tokens",
                 admin="mims.identity.admin:app", first_start="mims.identity.admin:first_start"),
         Service("context", "mims.context.service:create_app", 8002, "NGSI-LD context broker: the city's digital twin"),
+        Service("marketplace", "mims.marketplace.service:create_app", 8003,
+                "data marketplace: DCAT-AP catalogue of the city's data", upstreams=("gateway",),
+                gateway_path="/marketplace"),
         Service("echo", "mims.echo.service:create_app", 8009, "reference MIM showing the kit"),
         Service("gateway", "gateway.service:create_app", 8000,
                 "the city's front door: routing, access policy, PPI checks, audit",
-                upstreams=("identity", "context")),
+                upstreams=("identity", "context", "marketplace")),
     )
 }
 

@@ -108,13 +108,19 @@ class Supervisor:
 
     def _upstream_settings(self, service: Service) -> dict[str, str]:
         """``OUP_<NAME>_<UPSTREAM>_URL`` for each upstream ``service`` routes to (the gateway), at the
-        ports this run uses; settings made in the environment win."""
+        ports this run uses, and the public URL of a service users reach through the gateway;
+        settings made in the environment win."""
         prefix = env_prefix(service.name)
         settings = {}
         for name in service.upstreams:
             variable = f"{prefix}{name.upper().replace('-', '_')}_URL"
             if variable not in os.environ:
                 settings[variable] = f"http://{self.host}:{get_service(name).port + self.port_offset}"
+        gateway = get_service("gateway")
+        public = f"{prefix}PUBLIC_URL"
+        if service.gateway_path and any(s.name == gateway.name for s in self.services) and public not in os.environ:
+            # The identifiers it mints name the address users reach it at: the gateway's.
+            settings[public] = f"http://{self.host}:{gateway.port + self.port_offset}{service.gateway_path}"
         return settings
 
     def _issuer(self) -> dict[str, str] | None:

@@ -1,0 +1,1 @@
+"""Alembic migrations of the marketplace MIM (applied by ``mims.kit.storage.migrate``)."""
