@@ -143,6 +143,8 @@ def region(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Region]:
     with ExitStack() as stack:
         context_url = stack.enter_context(served(create_context(data_dir=folder / "context"), free_port()))
         urls = {name: stack.enter_context(served(city.app, free_port())) for name, city in cities.items()}
+        # Timeouts leave room for pauses of this long-running test process (a garbage collection
+        # stops every server thread in it): leiden is refused at once, delft is slow only on demand.
         peers = [
             {"name": "den-haag", "base_url": urls["den-haag"], "issuer": urls["den-haag"], "timeout": 2,
              "auth": {"method": "token-exchange", "token_endpoint": urls["den-haag"] + "/token",
@@ -150,9 +152,9 @@ def region(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Region]:
             {"name": "zuid-holland", "base_url": urls["zuid-holland"], "issuer": urls["zuid-holland"],
              "auth": {"method": "client-credentials", "token_endpoint": urls["zuid-holland"] + "/token",
                       "client_id": "gateway-rotterdam", "scope": "context:read"}},
-            {"name": "delft", "base_url": urls["delft"], "issuer": urls["delft"], "timeout": 0.3},
+            {"name": "delft", "base_url": urls["delft"], "issuer": urls["delft"], "timeout": 1.0},
             {"name": "leiden", "base_url": f"http://127.0.0.1:{stack.enter_context(closed_port())}", "issuer": "http://127.0.0.1:9/leiden",
-             "timeout": 0.5},
+             "timeout": 5},
         ]
         (folder / "peers.json").write_bytes(orjson.dumps(peers))
         settings = GatewaySettings(
@@ -226,7 +228,7 @@ def test_paging_beyond_the_region_window_is_refused(region: Region) -> None:
 
 def test_a_slow_peer_is_reported_as_timed_out_while_the_others_answer(region: Region) -> None:
     reset_delft(region)
-    region.cities["delft"].delay = 2.0
+    region.cities["delft"].delay = 3.0
     try:
         answer = region.get("/region/ngsi-ld/v1/entities", type=PARKING)
     finally:
