@@ -1,7 +1,8 @@
 """Shared fixtures.
 
 ``postgres_url`` gives each test its own empty PostgreSQL database, so storage code is tested on
-the production engine as well as on SQLite. The server is the one at ``OUP_TEST_POSTGRES_URL``
+the production engine as well as on SQLite; ``database_url`` runs a test once on each: a SQLite
+file in the test's folder, then such a PostgreSQL database. The server is the one at ``OUP_TEST_POSTGRES_URL``
 (default ``postgresql://postgres@127.0.0.1:5432/test``), used only to create and drop databases.
 Without a reachable server those tests are skipped, unless ``OUP_REQUIRE_POSTGRES=1`` (set in
 CI), where an unreachable server is a failure rather than a silent skip.
@@ -13,10 +14,13 @@ import asyncio
 import os
 import secrets
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import asyncpg
 import pytest
 from sqlalchemy.engine import URL, make_url
+
+from mims.kit.storage import default_database_url
 
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
 
@@ -85,6 +89,14 @@ async def postgres_url(postgres_template: str | None) -> AsyncIterator[str]:
         )
         await connection.execute(f'DROP DATABASE IF EXISTS "{name}"')
         await connection.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A storage URL on each engine: a SQLite file in the test's folder, or a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return default_database_url("test", tmp_path)
+    return request.getfixturevalue("postgres_url")
 
 
 def _admin() -> URL:

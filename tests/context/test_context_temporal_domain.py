@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -75,13 +74,6 @@ def instance(value, at: str, **extra):
 def entity(at: str, attributes: dict) -> dict:
     return {"id": "urn:ngsi-ld:Car:1", "type": ["https://uri.etsi.org/ngsi-ld/default-context/Car"],
             "createdAt": "2026-01-01T00:00:00Z", "modifiedAt": at, "attributes": attributes}
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path / 'context.db'}"
-    return request.getfixturevalue("postgres_url")
 
 
 @pytest.fixture

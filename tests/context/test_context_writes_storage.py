@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -22,13 +21,6 @@ T1 = "2026-01-02T00:00:00.000000Z"
 TYPE = "https://example.org/Building"
 OTHER = "https://example.org/Depot"
 LOCATION = "https://uri.etsi.org/ngsi-ld/location"
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return default_database_url("context", tmp_path)
-    return request.getfixturevalue("postgres_url")
 
 
 @pytest.fixture

@@ -12,13 +12,6 @@ from mims.echo.storage import SqlMessageStore
 from mims.kit import storage
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request, tmp_path):
-    if request.param == "sqlite":
-        return storage.default_database_url("echo", tmp_path)
-    return request.getfixturevalue("postgres_url")
-
-
 @pytest.fixture
 async def engine(database_url):
     engine = storage.create_engine(database_url)

@@ -68,13 +68,6 @@ def record(minutes: int = 0, **fields: Any) -> AuditRecord:
     return replace(base, **fields)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path / 'gateway.db'}"
-    return request.getfixturevalue("postgres_url")
-
-
 Started = Callable[..., Awaitable[tuple[FastAPI, httpx.AsyncClient]]]
 
 

@@ -34,13 +34,6 @@ ROWS = [
 ]
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return storage.default_database_url("test", tmp_path)
-    return request.getfixturevalue("postgres_url")
-
-
 @pytest.fixture
 async def engine(database_url: str):
     engine = storage.create_engine(database_url)

@@ -37,13 +37,6 @@ def example() -> Callable[[str], dict[str, Any]]:
     return pick
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Any) -> str:
-    if request.param == "sqlite":
-        return storage.default_database_url("marketplace", tmp_path)
-    return request.getfixturevalue("postgres_url")
-
-
 @pytest.fixture
 async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
     engine = storage.create_engine(database_url)
