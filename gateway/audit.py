@@ -11,17 +11,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 
-from fastapi import FastAPI
+from typing import Any
+
+from fastapi import FastAPI, Request
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway import audit_storage
 from gateway.audit_api import router
+from mims.kit.auth import AccessToken
+from mims.kit.logging import request_id_var
 from mims.kit.periodic import every
 
 __all__ = ["AuditLog", "AuditRecord", "router", "running"]
@@ -55,6 +60,21 @@ class AuditRecord:
     bytes_out: int
     duration_ms: float
     request_id: str | None
+
+    @classmethod
+    def of(cls, request: Request, token: AccessToken | None, started: float, **what: Any) -> AuditRecord:
+        """The record of ``request`` by the holder of ``token`` (None: none verified), handled since
+        ``started`` (``time.perf_counter()``); ``what`` gives the remaining fields."""
+        return cls(
+            client_id=token.client_id if token else None,
+            subject=token.sub if token else None,
+            issuer=token.issuer if token else None,
+            method=request.method,
+            path=request.url.path,
+            duration_ms=round((time.perf_counter() - started) * 1000, 3),
+            request_id=request_id_var.get(None),
+            **what,
+        )
 
 
 class AuditLog:

@@ -279,21 +279,17 @@ class _Exchange:
 
     def finish(self, status: int, bytes_out: int, reason: str | None = None) -> None:
         """Count the request and, for data routes, append its audit record."""
-        seconds = time.perf_counter() - self.started
         route = self.route
-        self.gateway.metrics.observe(route.name, route.upstream, self.request.method, status, seconds)
+        self.gateway.metrics.observe(route.name, route.upstream, self.request.method, status,
+                                     time.perf_counter() - self.started)
         if route.public:
             return
         # A token that verified but lacked a scope still says who was refused.
         token = self.admission.token if self.admission else getattr(self.request.state, "token", None)
-        self.request.app.state.audit.append(AuditRecord(
+        self.request.app.state.audit.append(AuditRecord.of(
+            self.request, token, self.started,
             at=self.at,
-            client_id=token.client_id if token else None,
-            subject=token.sub if token else None,
-            issuer=token.issuer if token else None,
-            method=self.request.method,
             route=route.name,
-            path=self.request.url.path,
             entity_type=",".join(self.entity_types) or None,
             dataset=self.admission.dataset if self.admission else None,
             decision="allow" if self.allowed else "deny",
@@ -301,8 +297,6 @@ class _Exchange:
             status=status,
             bytes_in=self.bytes_in,
             bytes_out=bytes_out,
-            duration_ms=round(seconds * 1000, 3),
-            request_id=request_id_var.get(None),
         ))
 
     def _request_headers(self) -> list[tuple[str, str]]:

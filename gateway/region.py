@@ -46,7 +46,6 @@ from gateway.pep import admit, refusal_reason
 from gateway.proxy import cookieless
 from mims.kit.auth import bearer_token, require_scopes
 from mims.kit.auth.rfc6750 import OPENAPI_BEARER
-from mims.kit.logging import request_id_var
 from mims.kit.problems import ProblemError
 
 NGSI_LD = "/ngsi-ld/v1"
@@ -314,15 +313,10 @@ def _audit(request: Request, at: datetime, started: float, status: int, bytes_ou
     audit = getattr(request.app.state, "audit", None)
     if audit is None:
         return
-    token = getattr(request.state, "token", None)
-    audit.append(AuditRecord(
+    audit.append(AuditRecord.of(
+        request, getattr(request.state, "token", None), started,
         at=at,
-        client_id=token.client_id if token else None,
-        subject=token.sub if token else None,
-        issuer=token.issuer if token else None,
-        method=request.method,
         route="region",
-        path=request.url.path,
         entity_type=request.query_params.get("type"),
         dataset=None,
         decision="deny" if refusal is not None else "allow",
@@ -330,8 +324,6 @@ def _audit(request: Request, at: datetime, started: float, status: int, bytes_ou
         status=status,
         bytes_in=0,
         bytes_out=bytes_out,
-        duration_ms=round((time.perf_counter() - started) * 1000, 3),
-        request_id=request_id_var.get(None),
     ))
 
 
