@@ -9,7 +9,7 @@ the gateway must read one (PPI validation, entity type). Hop-by-hop headers (RFC
 are dropped, ``Forwarded``/``X-Forwarded-*`` added, ``Location`` rewritten to the gateway's
 address. On routes the gateway checks, the caller's ``Authorization`` is not passed on by
 default: MIMs behind the gateway get the verified identity in ``X-OUP-Client-Id``,
-``X-OUP-Subject`` and ``X-OUP-Issuer`` (headers of those names from the client are removed), so
+``X-OUP-Subject``, ``X-OUP-Issuer`` and ``X-OUP-Scope`` (headers of those names from the client are removed), so
 a token never travels further than needed. Public routes pass it on untouched: there the MIM
 itself authenticates the caller (client authentication at the identity MIM's ``/token``, a
 bearer token at its ``/userinfo`` or admin API). The upstream's ``Date`` and ``Server`` give
@@ -34,9 +34,10 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from gateway.audit import AuditRecord
-from gateway.grants import CachedGrants, GrantSource
+from gateway.grants import CachedGrants, GrantSource, grant_source
+from gateway.metering import PARSE_MAX_BYTES, entities_returned, meterable
 from gateway.metrics import Metrics
-from gateway.pep import Admission, admit, refusal_reason
+from gateway.pep import Admission, admit, refusal_reason, take_use
 from gateway.ppi import is_json_media_type, negotiate, parse_json, profiles, validate_body
 from gateway.routes import Route, RouteTable
 from gateway.settings import GatewaySettings
@@ -48,7 +49,7 @@ HOP_BY_HOP = frozenset({
     "connection", "keep-alive", "proxy-connection", "proxy-authenticate", "proxy-authorization",
     "te", "trailer", "transfer-encoding", "upgrade",
 })
-_NOT_FORWARDED = HOP_BY_HOP | {"host", "x-oup-client-id", "x-oup-subject", "x-oup-issuer"}
+_NOT_FORWARDED = HOP_BY_HOP | {"host", "x-oup-client-id", "x-oup-subject", "x-oup-issuer", "x-oup-scope"}
 #: Response headers the gateway's own server writes; the upstream's copies would be duplicates.
 _SET_BY_GATEWAY = frozenset({"x-request-id", "date", "server"})
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
@@ -92,7 +93,8 @@ class Gateway:
             await self.session.close()
 
     @classmethod
-    def build(cls, settings: GatewaySettings, routes: RouteTable, grants: GrantSource) -> Gateway:
+    def build(cls, settings: GatewaySettings, routes: RouteTable, grants: GrantSource | None = None) -> Gateway:
+        """The gateway; ``grants`` None: the marketplace's when ``marketplace_url`` is set, else none."""
         # httpx logs every request at INFO: a second access log line per proxied request.
         logging.getLogger("httpx").setLevel(logging.WARNING)
         client = httpx.AsyncClient(
@@ -104,7 +106,7 @@ class Gateway:
             routes=routes,
             upstreams=settings.upstreams(),
             client=client,
-            grants=CachedGrants(grants, ttl=settings.grants_cache_ttl),
+            grants=CachedGrants(grants or grant_source(settings.marketplace_url, client), ttl=settings.grants_cache_ttl),
             limiter=RateLimit(settings.rate_limit) if settings.rate_limit else None,
             metrics=Metrics(),
         )
@@ -149,6 +151,7 @@ class _Exchange:
         self.bytes_in = 0
         self.reason: str | None = None
         self.allowed = False
+        self.answer: bytearray | None = None  # the answer's body, kept when its entities are metered
 
     async def run(self) -> Response:
         request, route = self.request, self.route
@@ -168,7 +171,8 @@ class _Exchange:
             self.entity_types = [payload["type"]]
         if not route.public:
             try:
-                self.admission = await admit(request, route, self.entity_types, self.gateway.grants)
+                self.admission = await admit(request, route, self.entity_types, self.gateway.grants,
+                                             enforces_grants=True)
             except ProblemError as problem:
                 self.reason = refusal_reason(problem)
                 raise
@@ -193,6 +197,14 @@ class _Exchange:
                 except ProblemError:
                     self.reason = "ppi_validation"
                     raise
+        if self.admission is not None:
+            try:
+                await take_use(self.gateway.grants, self.admission)
+            except ProblemError as problem:
+                self.reason = refusal_reason(problem)
+                raise
+            if meterable(self.admission.grant) and getattr(request.app.state, "meter", None) is not None:
+                self.answer = bytearray()
         self.allowed = True
         return await self.forward(body)
 
@@ -240,7 +252,9 @@ class _Exchange:
             upstream.release()
         response = Response(body, status_code=upstream.status)
         response.raw_headers = self._response_headers(upstream)
-        self.finish(upstream.status, len(body))
+        if self.answer is not None:
+            self.answer += body
+        self.finish(upstream.status, len(body), content_type=upstream.headers.get("content-type"))
         return response
 
     def _upstream_target(self) -> str:
@@ -254,6 +268,8 @@ class _Exchange:
         else:  # the client percent-encoded part of the route's own prefix
             path = quote(self.route.upstream_path(self.request.url.path), safe=_URL_SAFE)
         query = scope.get("query_string") or b""
+        if self.admission is not None and self.admission.query is not None:
+            query = self.admission.query  # narrowed by the grant
         return path + ("?" + _percent_encoded(query).decode("ascii") if query else "")
 
     def _upstream_failure(self, status: int, kind: str, what: str) -> ProblemError:
@@ -272,13 +288,15 @@ class _Exchange:
         try:
             async for chunk in upstream.content.iter_any():
                 sent += len(chunk)
+                if self.answer is not None and len(self.answer) <= PARSE_MAX_BYTES:
+                    self.answer += chunk
                 yield chunk
         finally:
             upstream.release()
-            self.finish(upstream.status, sent)
+            self.finish(upstream.status, sent, content_type=upstream.headers.get("content-type"))
 
-    def finish(self, status: int, bytes_out: int, reason: str | None = None) -> None:
-        """Count the request and, for data routes, append its audit record."""
+    def finish(self, status: int, bytes_out: int, reason: str | None = None, content_type: str | None = None) -> None:
+        """Count the request and, for data routes, append its audit record (and meter a grant's use)."""
         route = self.route
         self.gateway.metrics.observe(route.name, route.upstream, self.request.method, status,
                                      time.perf_counter() - self.started)
@@ -298,6 +316,13 @@ class _Exchange:
             bytes_in=self.bytes_in,
             bytes_out=bytes_out,
         ))
+        meter = getattr(self.request.app.state, "meter", None)
+        if self.answer is not None and meter is not None and self.admission and self.admission.grant:
+            token = self.admission.token
+            meter.add(self.admission.grant, token.client_id, token.sub, status=status, bytes_sent=bytes_out,
+                      entities=entities_returned(self.route.upstream_path(self.request.url.path), status,
+                                                 content_type, self.answer),
+                      start=self.at, end=datetime.now(UTC))
 
     def _request_headers(self) -> list[tuple[str, str]]:
         request = self.request
@@ -326,7 +351,7 @@ class _Exchange:
         if self.admission is not None:  # the verified identity, sent in UTF-8
             token = self.admission.token
             passed += [("x-oup-client-id", token.client_id), ("x-oup-subject", token.sub),
-                       ("x-oup-issuer", token.issuer)]
+                       ("x-oup-issuer", token.issuer), ("x-oup-scope", " ".join(sorted(token.scopes)))]
         return passed
 
     def _response_headers(self, upstream: aiohttp.ClientResponse) -> list[tuple[bytes, bytes]]:

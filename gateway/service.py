@@ -15,9 +15,8 @@ from typing import Any
 from fastapi import FastAPI
 from starlette.routing import Route
 
-from gateway import audit, discovery, metrics, peers, region
+from gateway import audit, discovery, grants, metering, metrics, peers, region, region_catalogue
 from gateway.discovery import Discovery
-from gateway.grants import NoGrants
 from gateway.proxy import Gateway, handle
 from gateway.routes import ALL_METHODS, load_routes
 from gateway.settings import GatewaySettings
@@ -31,7 +30,7 @@ __version__ = "0.1.0"
 def _build(app: FastAPI, settings: MimSettings) -> None:
     """Route table checked now (a bad file stops the start), proxy and aggregated OpenAPI installed."""
     assert isinstance(settings, GatewaySettings)
-    gateway = Gateway.build(settings, load_routes(settings.routes_file), NoGrants())
+    gateway = Gateway.build(settings, load_routes(settings.routes_file))
     app.state.gateway = gateway
     app.state.metrics = gateway.metrics
     app.state.discovery = Discovery(gateway)
@@ -55,11 +54,13 @@ SPEC = MimSpec(
     title="OUP gateway",
     description="A city's front door: routes to its MIMs, enforces access policy, validates PPIs, audits data use.",
     version=__version__,
-    consumes=("ngsi-ld-entity@1.0.0", "ngsi-ld-subscription@1.0.0", peers.PPI),
-    routers=(discovery.router, metrics.router, audit.router, peers.router, region.router, region.data_router),
+    consumes=("ngsi-ld-entity@1.0.0", "ngsi-ld-subscription@1.0.0", peers.PPI, grants.PPI),
+    produces=(metering.PPI,),
+    routers=(discovery.router, metrics.router, audit.router, peers.router, region.router, region.data_router,
+             region_catalogue.router),
     build=_build,
     migrations=Path(__file__).parent / "migrations" / "versions",
-    background=(_upstream_client, audit.running, region.running),
+    background=(_upstream_client, audit.running, region.running, metering.running),
     settings_cls=GatewaySettings,
 )
 

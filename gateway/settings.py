@@ -38,6 +38,9 @@ class GatewaySettings(MimSettings):
         False, description="Pass the client's Authorization header on to MIMs (off: they get X-OUP-* headers)."
     )
     grants_cache_ttl: float = Field(30.0, ge=0, description="Seconds a client's grants are reused.")
+    usage_flush_interval: float = Field(
+        5.0, gt=0, description="Seconds between reports of usage on grants to the marketplace (usage records)."
+    )
     discovery_cache_ttl: float = Field(30.0, ge=0, description="Seconds /ppi and /openapi.json are reused.")
     audit_retention_days: int = Field(365, ge=1, description="Days audit records are kept; older ones are purged.")
     audit_queue_size: int = Field(

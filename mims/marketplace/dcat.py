@@ -20,6 +20,7 @@ import orjson
 from shapely.geometry import shape
 
 import ppi_schemas
+from mims.kit.problems import ProblemError
 from ppi_schemas import PPINotFound
 
 DATASET_PPI = "dcat-dataset@1.0.0"
@@ -92,6 +93,9 @@ class Dataset:
     document: Mapping[str, Any]
     issued: datetime
     modified: datetime
+    # A harvested dataset keeps the IRI it has in the catalogue it came from, named by ``source``.
+    iri: str | None = None
+    source: str | None = None
 
     @property
     def bbox(self) -> BoundingBox | None:
@@ -261,6 +265,12 @@ class Catalogue:
         """Replace the description; the id (hence the IRI) and the issue date stay."""
         check_references(document)
         current = await self.get(dataset_id)
+        if current.source is not None:
+            raise ProblemError(
+                409, "Conflict",
+                f"dataset {dataset_id!r} is harvested from {current.source}: it is edited there, and harvested again",
+                extensions={"source": current.source},
+            )
         dataset = Dataset(id=dataset_id, document=document, issued=current.issued, modified=self._clock())
         if not await self._store.replace(dataset):
             raise DatasetNotFound(dataset_id)

@@ -37,6 +37,11 @@ DCAT_AP_CONTEXT_URL = "https://semiceu.github.io/DCAT-AP/releases/3.0.1/context/
 XSD = "http://www.w3.org/2001/XMLSchema#"
 VCARD = "http://www.w3.org/2006/vcard/ns#"
 GEOSPARQL = "http://www.opengis.net/ont/geosparql#"
+PROV = "http://www.w3.org/ns/prov#"
+DCAT = "http://www.w3.org/ns/dcat#"
+RDFS = "http://www.w3.org/2000/01/rdf-schema#"
+# The role of a dataset's publisher in its qualified attribution (INSPIRE responsible-party roles).
+PUBLISHER_ROLE = "http://inspire.ec.europa.eu/metadata-codelist/ResponsiblePartyRole/publisher"
 IANA_MEDIA_TYPES = "https://www.iana.org/assignments/media-types/"
 NGSI_LD_API = "https://www.etsi.org/deliver/etsi_gs/CIM/001_099/009/01.08.01_60/gs_cim009v010801p.pdf"
 
@@ -170,23 +175,27 @@ def serialize(document: Mapping[str, Any], media_type: str) -> bytes:
     graph.bind("foaf", "http://xmlns.com/foaf/0.1/")
     graph.bind("vcard", VCARD)
     graph.bind("locn", "http://www.w3.org/ns/locn#")
+    graph.bind("prov", PROV)
     return graph.serialize(format=SERIALIZATIONS[media_type], encoding="utf-8")
 
 
 def _dataset_node(dataset: Dataset, site: Site) -> dict[str, Any]:
     doc = dataset.document
-    iri = site.dataset_iri(dataset.id)
+    iri = dataset.iri or site.dataset_iri(dataset.id)  # a harvested dataset keeps its own IRI
     licence = _typed(doc["license"], "LicenceDocument")
+    publisher = _agent(doc["publisher"]["name"], doc["publisher"].get("url"))
+    publisher.setdefault("@id", f"_:publisher-{dataset.id}")  # PROV-O statements below name it too
     node: dict[str, Any] = {
         "@id": iri,
         "@type": "Dataset",
         "identifier": [iri],
         "title": _language_values(doc["title"]),
         "description": _language_values(doc["description"]),
-        "publisher": _agent(doc["publisher"]["name"], doc["publisher"].get("url")),
+        "publisher": publisher,
         "contactPoint": [_contact_point(doc["contactPoint"])],
         "releaseDate": _date_time(dataset.issued),
         "modificationDate": _date_time(dataset.modified),
+        **_provenance(dataset, publisher["@id"]),
     }
     if doc.get("keywords"):
         node["keyword"] = list(doc["keywords"])
@@ -209,6 +218,10 @@ def _dataset_node(dataset: Dataset, site: Site) -> dict[str, Any]:
     if standards:
         node["conformsTo"] = [_typed(standard, "Standard") for standard in dict.fromkeys(standards)]
     node["datasetDistribution"] = distributions
+    if dataset.source is not None:
+        # Listed in the catalogue it was harvested from (the inverse of DCAT 3's dcat:Catalog
+        # dct:hasPart); DCAT-AP's dct:source would have to name a dcat:Dataset.
+        node["http://purl.org/dc/terms/isPartOf"] = [{"@id": dataset.source}]
     return node
 
 
@@ -250,6 +263,34 @@ def _twin_distribution(
         "mediaType": _typed(IANA_MEDIA_TYPES + "application/ld+json", "MediaType"),
         "linkedSchemas": [_typed(standard, "Standard")],
         "licence": licence,
+    }
+
+
+def _provenance(dataset: Dataset, agent: str) -> dict[str, Any]:
+    """PROV-O on the dataset, as DCAT-AP 3 places it: who it is attributed to and in which role
+    (``prov:qualifiedAttribution``), when it was issued (``prov:generatedAtTime``, next to
+    ``dct:issued``), and a ``dct:provenance`` statement of its lineage in words."""
+    doc, issued = dataset.document, dataset.issued.date().isoformat()
+    name = doc["publisher"]["name"]
+    en = f"Described by {name} and published in this catalogue on {issued}."
+    nl = f"Beschreven door {name} en in deze catalogus gepubliceerd op {issued}."
+    if dataset.source is not None:
+        en = f"Described by {name}; harvested from the catalogue {dataset.source} on {issued}."
+        nl = f"Beschreven door {name}; geoogst uit de catalogus {dataset.source} op {issued}."
+    twin = doc.get("digitalTwin")
+    if twin is not None:
+        types, ppi = ", ".join(twin["entityTypes"]), twin["ppi"]
+        en += f" The data is served live by the city's digital twin: NGSI-LD entities ({types}) conforming to {ppi}."
+        nl += f" De data komt rechtstreeks uit de digital twin van de stad: NGSI-LD-entiteiten ({types}) volgens {ppi}."
+    return {
+        PROV + "wasAttributedTo": {"@id": agent},
+        PROV + "generatedAtTime": _date_time(dataset.issued),
+        "qualifiedAttribution": [
+            {"@type": "Attribution", PROV + "agent": {"@id": agent}, DCAT + "hadRole": _typed(PUBLISHER_ROLE, "Role")}
+        ],
+        "provenance": [
+            {"@type": "ProvenanceStatement", RDFS + "label": [{"@value": en, "@language": "en"}, {"@value": nl, "@language": "nl"}]}
+        ],
     }
 
 

@@ -8,7 +8,9 @@ from typing import Any
 from fastapi import FastAPI
 
 from mims.kit import service
-from mims.marketplace import catalogue_api
+from mims.marketplace import catalogue_api, contracts_api, fair_api, harvest_api, metering_api
+from mims.marketplace.contracts import GRANT_PPI, OFFER_PPI
+from mims.marketplace.metering import USAGE_PPI
 from mims.marketplace.settings import MarketplaceSettings
 
 __version__ = "0.1.0"
@@ -18,8 +20,9 @@ SPEC = service.MimSpec(
     title="Data marketplace MIM",
     description="The city's data catalogue (DCAT-AP 3), offers, contracts, access grants and metering.",
     version=__version__,
-    consumes=(catalogue_api.DATASET_PPI,),
-    routers=(catalogue_api.router,),
+    consumes=(catalogue_api.DATASET_PPI, OFFER_PPI, USAGE_PPI),
+    produces=(OFFER_PPI, GRANT_PPI),
+    routers=(catalogue_api.router, harvest_api.router, fair_api.router, contracts_api.router, metering_api.router),
     migrations=Path(__file__).parent / "migrations" / "versions",
     settings_cls=MarketplaceSettings,
 )

@@ -200,11 +200,13 @@ def test_upstream_headers_are_kept_and_the_identity_is_forwarded_not_the_token(
         stand_in_front: tuple[httpx.Client, FastAPI]) -> None:
     client, _ = stand_in_front
     response = client.get("/ngsi-ld/v1/echo", headers={
-        **bearer(), "X-OUP-Client-Id": "spoofed", "Connection": "x-private", "X-Private": "hop", "NGSILD-Tenant": "city"})
+        **bearer(), "X-OUP-Client-Id": "spoofed", "X-OUP-Scope": "admin", "Connection": "x-private", "X-Private": "hop", "NGSILD-Tenant": "city"})
     assert response.status_code == 200
     seen = response.json()
     assert "authorization" not in seen and "x-private" not in seen
     assert seen["x-oup-client-id"] == "dashboard" and seen["x-oup-subject"] == "alice" and seen["x-oup-issuer"] == OWN
+    scopes = seen["x-oup-scope"].split()
+    assert scopes == sorted(scopes) and "context:read" in scopes and "admin" not in scopes
     assert seen["ngsild-tenant"] == "city" and seen["x-forwarded-for"] == "127.0.0.1"
     assert seen["forwarded"].startswith('for="127.0.0.1"') and seen["x-request-id"] == response.headers["x-request-id"]
     assert response.headers["ngsild-results-count"] == "7" and response.headers["ngsild-tenant"] == "city"

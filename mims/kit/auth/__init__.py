@@ -5,6 +5,7 @@ own sets ``OUP_AUTH=required`` and checks tokens against the identity MIM's JWKS
 tokens of the foreign issuers on a trust list, and may ask the issuer's introspection endpoint.
 """
 
+from mims.kit.auth.caller import Caller, authenticated, caller
 from mims.kit.auth.rfc6750 import bearer_token, require_scopes
 from mims.kit.auth.rfc7517 import KeySetUnavailable
 from mims.kit.auth.rfc7662 import IntrospectionUnavailable, Introspector
@@ -13,6 +14,7 @@ from mims.kit.auth.trust import InvalidTrustList, TrustedIssuer, TrustList, Trus
 
 __all__ = [
     "AccessToken",
+    "Caller",
     "IntrospectionUnavailable",
     "Introspector",
     "InvalidToken",
@@ -23,6 +25,8 @@ __all__ = [
     "TrustListFile",
     "TrustListUrl",
     "TrustedIssuer",
+    "authenticated",
     "bearer_token",
+    "caller",
     "require_scopes",
 ]
