@@ -29,6 +29,8 @@ bench: $(VENV)/.installed
 	$(BIN)/python -m bench.ppi
 	$(BIN)/python -m bench.context
 	$(BIN)/python -m bench.identity
+	$(BIN)/python -m bench.gateway
+	$(BIN)/python -m bench.marketplace
 
 lint-imports: $(VENV)/.installed-test
 	$(BIN)/lint-imports

@@ -34,6 +34,7 @@ from mims.kit.problems import ProblemError, ProblemItem
 
 _verify = require_scopes(always=True)
 _ERROR_CODE = re.compile(r'error="([a-z_]+)"')
+_TYPE_OPERATORS = re.compile(r"[,;|()]")
 ENTITY_QUERY = "/ngsi-ld/v1/entities"
 GEO_QUERY = ("georel", "geometry", "coordinates", "geoproperty")
 #: Query parameters that bring linked entities of other types into the answer (clause 4.5.23).
@@ -66,6 +67,13 @@ class Admission:
     @property
     def dataset(self) -> str | None:
         return self.grant.dataset if self.grant else None
+
+
+def entity_types(selection: str) -> list[str]:
+    """Every entity type a ``type`` query parameter names (NGSI-LD 1.8 clause 4.17: ``,`` and ``|``
+    for or, ``;`` for and, parentheses). All of them count: a caller must hold the scopes (or a
+    grant) of each type named, whatever the expression, so ``A|B`` cannot reach B on A's scopes."""
+    return list(dict.fromkeys(name.strip() for name in _TYPE_OPERATORS.split(selection) if name.strip()))
 
 
 def required_scopes(route: Route, entity_types: list[str]) -> list[str]:

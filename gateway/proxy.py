@@ -37,7 +37,7 @@ from gateway.audit import AuditRecord
 from gateway.grants import CachedGrants, GrantSource, grant_source
 from gateway.metering import PARSE_MAX_BYTES, entities_returned, meterable
 from gateway.metrics import Metrics
-from gateway.pep import Admission, admit, refusal_reason, take_use
+from gateway.pep import Admission, admit, entity_types, refusal_reason, take_use
 from gateway.ppi import is_json_media_type, negotiate, parse_json, profiles, validate_body
 from gateway.routes import Route, RouteTable
 from gateway.settings import GatewaySettings
@@ -147,7 +147,7 @@ class _Exchange:
         self.at = datetime.now(UTC)
         self.started = time.perf_counter()
         self.admission: Admission | None = None
-        self.entity_types = [t for t in request.query_params.get("type", "").split(",") if t]
+        self.entity_types = entity_types(request.query_params.get("type", ""))
         self.bytes_in = 0
         self.reason: str | None = None
         self.allowed = False

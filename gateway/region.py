@@ -42,7 +42,7 @@ from gateway.audit import AuditRecord
 from gateway.circuit import Circuits
 from gateway.metrics import Metrics
 from gateway.peers import Peer, peer_store
-from gateway.pep import admit, refusal_reason
+from gateway.pep import admit, entity_types, refusal_reason
 from gateway.proxy import cookieless
 from mims.kit.auth import bearer_token, require_scopes
 from mims.kit.auth.rfc6750 import OPENAPI_BEARER
@@ -160,7 +160,7 @@ async def _admit_region_read(request: Request, _: Any = Depends(OPENAPI_BEARER))
     if route is None or route.upstream != "context":
         raise ProblemError(404, "Not Found", f"the route table has no context entry for GET {local_path}")
     if not route.public:
-        types = [name for name in request.query_params.get("type", "").split(",") if name]
+        types = entity_types(request.query_params.get("type", ""))
         await admit(request, route, types, gateway.grants)
 
 

@@ -35,6 +35,8 @@ SEEDS = (
     Seed("admin", "Bootstrap administrator", ("admin",)),
     Seed("demo-context-reader", "Demo: reads the city's context", ("context:read",)),
     Seed("demo-context-writer", "Demo: reads and writes the city's context", ("context:read", "context:write")),
+    Seed("demo-publisher", "Demo: publishes datasets and offers in the marketplace", ("marketplace:publish",)),
+    Seed("demo-data-developer", "Demo: finds data in the marketplace and negotiates its use", ("marketplace:consume",)),
 )
 
 

@@ -102,11 +102,15 @@ class SqlDatasetStore:
         return True
 
     async def get(self, dataset_id: str) -> Dataset | None:
+        if "\x00" in dataset_id:  # no id holds one, and PostgreSQL text cannot
+            return None
         async with self._engine.connect() as connection:
             row = (await connection.execute(sa.select(datasets).where(datasets.c.id == dataset_id))).first()
         return _dataset(row._mapping) if row else None
 
     async def delete(self, dataset_id: str) -> bool:
+        if "\x00" in dataset_id:
+            return False
         async with begin_write(self._engine) as connection:
             seq = (
                 await connection.execute(

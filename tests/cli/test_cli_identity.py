@@ -111,6 +111,9 @@ def test_rotate_keys_makes_a_new_signing_key_and_keeps_the_old_one_published(tmp
     assert [key["kid"] for key in jwks_after["keys"]] == [old_kid, new_kid]
 
 
+SEEDED = ["admin", "demo-context-reader", "demo-context-writer", "demo-publisher", "demo-data-developer"]
+
+
 def test_bootstrap_on_up_prints_clients_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog) -> None:
     caplog.set_level(logging.DEBUG)
     started = []
@@ -125,7 +128,7 @@ def test_bootstrap_on_up_prints_clients_once(tmp_path: Path, monkeypatch: pytest
     monkeypatch.setattr("mims.cli.run.Supervisor", Supervisor)
     first = oup("up", "--data-dir", str(tmp_path), "--only", "identity")
     printed = credentials(first)
-    assert [client_id for client_id, _ in printed] == ["admin", "demo-context-reader", "demo-context-writer"]
+    assert [client_id for client_id, _ in printed] == SEEDED
     assert credentials(oup("up", "--data-dir", str(tmp_path), "--only", "identity")) == []
     assert started == [["identity"], ["identity"]]
     for _, secret in printed:
@@ -145,6 +148,6 @@ def test_bootstrap_on_serve_identity(tmp_path: Path, monkeypatch: pytest.MonkeyP
     served = []
     monkeypatch.setattr("mims.cli.run.uvicorn.run", lambda app, **kw: served.append(app.state.spec.name))
     first = oup("serve", "identity", "--data-dir", str(tmp_path))
-    assert [client_id for client_id, _ in credentials(first)] == ["admin", "demo-context-reader", "demo-context-writer"]
+    assert [client_id for client_id, _ in credentials(first)] == SEEDED
     assert credentials(oup("serve", "identity", "--data-dir", str(tmp_path))) == []
     assert served == ["identity", "identity"]

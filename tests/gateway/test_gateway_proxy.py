@@ -471,5 +471,8 @@ def test_entity_types_may_need_scopes_of_their_own(platform: dict[str, Any], tmp
         refused = client.get("/ngsi-ld/v1/entities", params={"type": "Building,Permit"}, headers=bearer())
         assert refused.status_code == 403 and "permits:read" in refused.json()["detail"]
         assert app.state.audit[-1].entity_type == "Building,Permit"
+        for expression in ("Building|Permit", "(Building;Permit)", "Building|(Permit)"):  # NGSI-LD 1.8 4.17
+            either = client.get("/ngsi-ld/v1/entities", params={"type": expression}, headers=bearer())
+            assert either.status_code == 403 and "permits:read" in either.json()["detail"], expression
         allowed = bearer(scope="context:read permits:read")
         assert client.get("/ngsi-ld/v1/entities", params={"type": "Permit"}, headers=allowed).status_code == 200

@@ -193,3 +193,10 @@ def test_publishing_needs_the_publish_scope_reading_needs_none(secured, example,
 )
 def test_accept_takes_the_most_specific_range(accept, chosen):
     assert negotiate(accept) == chosen
+
+
+@pytest.mark.parametrize("path", ["/datasets/%00", "/datasets/a%00b/fair"])
+def test_an_id_with_a_nul_byte_names_no_dataset(http, path) -> None:
+    """PostgreSQL text cannot hold NUL: such an id is simply unknown, not a server error."""
+    assert http.get(path).status_code == 404
+    assert http.delete("/datasets/%00").status_code == 404
