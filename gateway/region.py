@@ -39,7 +39,7 @@ from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.routing import APIRoute
 
 from gateway.audit import AuditRecord
-from gateway.circuit import Circuits
+from gateway.circuit import CircuitBreaker, Circuits
 from gateway.metrics import Metrics
 from gateway.peers import Peer, peer_store
 from gateway.pep import admit, entity_types, refusal_reason
@@ -83,9 +83,12 @@ class Source:
 
 @dataclass(slots=True)
 class Answer:
+    """One city's answer, or why there is none; ``counts``: a failure its circuit breaker learns of."""
+
     city: str
     response: httpx.Response | None = None
     failure: str | None = None
+    counts: bool = True
 
 
 @dataclass(slots=True)
@@ -225,6 +228,31 @@ async def _peer_token(region: Region, request: Request, peer: Peer) -> str | Non
     return token
 
 
+@asynccontextmanager
+async def guarded(answer: Answer, breaker: CircuitBreaker | None, timeout: float) -> AsyncIterator[None]:
+    """Run one call to a city within ``timeout``: a timeout, an unreachable city or a
+    :class:`PeerFailure` becomes ``answer.failure`` (not raised), and the city's ``breaker``
+    learns whether it answered; a cancelled call is neither success nor failure."""
+    try:
+        async with asyncio.timeout(timeout):
+            yield
+    except (TimeoutError, httpx.TimeoutException):
+        answer.failure = "timeout"
+    except httpx.TransportError:
+        answer.failure = "unreachable"
+    except PeerFailure as failure:
+        answer.failure, answer.counts = failure.reason, failure.counts
+    except asyncio.CancelledError:
+        if breaker is not None:
+            breaker.abandoned()
+        raise
+    if breaker is not None:
+        if answer.failure is None or not answer.counts:
+            breaker.succeeded()
+        else:
+            breaker.failed()
+
+
 async def _ask(region: Region, request: Request, source: Source, path: str,
                params: Mapping[str, str], found: frozenset[int]) -> Answer:
     """One city's answer to ``GET <NGSI-LD path>``, or why there is none."""
@@ -237,36 +265,19 @@ async def _ask(region: Region, request: Request, source: Source, path: str,
         return _record(region, source, Answer(source.city, failure="circuit-open"), None)
     started = time.perf_counter()
     answer = Answer(source.city)
-    counts = True
-    try:
-        async with asyncio.timeout(source.timeout):
-            if source.peer is not None:
-                token = await _peer_token(region, request, source.peer)
-                if token is not None:
-                    headers["authorization"] = f"Bearer {token}"
-            response = await region.http.get(
-                source.base_url + NGSI_LD + path, params=params, headers=headers, timeout=source.timeout
-            )
+    async with guarded(answer, breaker, source.timeout):
+        if source.peer is not None:
+            token = await _peer_token(region, request, source.peer)
+            if token is not None:
+                headers["authorization"] = f"Bearer {token}"
+        response = await region.http.get(
+            source.base_url + NGSI_LD + path, params=params, headers=headers, timeout=source.timeout
+        )
         if response.status_code in found or response.status_code < 300:
             answer.response = response
         else:
             answer.failure = f"status-{response.status_code}"
-            counts = response.status_code >= 500
-    except (TimeoutError, httpx.TimeoutException):
-        answer.failure = "timeout"
-    except httpx.TransportError:
-        answer.failure = "unreachable"
-    except PeerFailure as failure:
-        answer.failure, counts = failure.reason, failure.counts
-    except asyncio.CancelledError:
-        if breaker is not None:
-            breaker.abandoned()
-        raise
-    if breaker is not None:
-        if answer.failure is None or not counts:
-            breaker.succeeded()
-        else:
-            breaker.failed()
+            answer.counts = response.status_code >= 500
     return _record(region, source, answer, (time.perf_counter() - started) * 1000)
 
 

@@ -33,8 +33,8 @@ from fastapi import APIRouter, Request, Response
 from gateway.peers import peer_store
 from gateway.region import (
     BAD_REQUEST_DATA,
-    AuditedRoute,
     Answer,
+    AuditedRoute,
     PeerFailure,
     Region,
     Source,
@@ -44,6 +44,7 @@ from gateway.region import (
     _record,
     _region,
     _report,
+    guarded,
 )
 from mims.kit.problems import ProblemError
 
@@ -131,25 +132,8 @@ async def _ask(region: Region, source: Source, params: list[tuple[str, str]], wi
         return _record(region, source, answer, None), None
     started = time.perf_counter()
     found: Found | None = None
-    counts = True
-    try:
-        async with asyncio.timeout(source.timeout):
-            found = await _pages(region.http, source, params, window, answer, own)
-    except (TimeoutError, httpx.TimeoutException):
-        answer.failure = "timeout"
-    except httpx.TransportError:
-        answer.failure = "unreachable"
-    except PeerFailure as failure:
-        answer.failure, counts = failure.reason, failure.counts
-    except asyncio.CancelledError:
-        if breaker is not None:
-            breaker.abandoned()
-        raise
-    if breaker is not None:
-        if answer.failure is None or not counts:
-            breaker.succeeded()
-        else:
-            breaker.failed()
+    async with guarded(answer, breaker, source.timeout):
+        found = await _pages(region.http, source, params, window, answer, own)
     return _record(region, source, answer, (time.perf_counter() - started) * 1000), found
 
 
