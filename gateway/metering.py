@@ -8,7 +8,8 @@ documents, each with a fresh ``urn:uuid:`` ``record_id``, posted as one array to
 ``POST {marketplace}/usage-records``. Records the marketplace did not take (it could not be
 reached, or answered 5xx) are sent again, with the same ``record_id`` (so counted once), on the
 next flush, up to ``MAX_TRIES`` times, then dropped and counted; records it refused (4xx) are
-dropped and counted at once.
+dropped and counted at once. A batch is taken whole or refused whole, so a refused batch is sent
+again record by record: only the records refused on their own are dropped.
 
 Entities returned (:func:`entities_returned`) are counted exactly from the answer's body: only
 2xx answers to ``/ngsi-ld/v1/entities`` and ``/ngsi-ld/v1/temporal/entities`` paths count, a JSON
@@ -185,6 +186,11 @@ class Meter:
         if response is not None and failure is None:
             if response.is_success:
                 self.sent += len(batch)
+            elif len(batch) > 1:  # the marketplace takes a batch whole or not at all: find the refused
+                again = []
+                for unsent in batch:
+                    again += await self._send([unsent])
+                return again
             else:
                 self.dropped += len(batch)
                 logger.error("the marketplace refused %d usage records (%d): %s", len(batch),

@@ -126,6 +126,22 @@ async def test_records_the_marketplace_refuses_are_dropped_at_once(city: dict[st
     assert (meter.pending, meter.sent, meter.dropped) == (0, 0, 1)
 
 
+async def test_a_refused_record_does_not_take_the_good_ones_of_its_batch_with_it(city: dict[str, Any]) -> None:
+    market: Marketplace = city["market"]
+    market.reset()
+    t0 = datetime.now(UTC)
+    unusable = Grant("not an IRI", frozenset({"context:read"}), frozenset({"Building"}), grant_id="urn:x:1",
+                     agreement_id="urn:x:2")
+    async with httpx.AsyncClient() as client:
+        meter = Meter(city["market_url"], client, gateway="rotterdam")
+        meter.add(grant(), "bouwapp", "dev-1", status=200, entities=2, bytes_sent=10, start=t0, end=t0)
+        meter.add(unusable, "bouwapp", None, status=200, entities=0, bytes_sent=0, start=t0, end=t0)
+        meter.add(grant(), "bouwapp", "dev-2", status=200, entities=1, bytes_sent=5, start=t0, end=t0)
+        await meter.flush()
+    assert (meter.pending, meter.sent, meter.dropped) == (0, 2, 1)
+    assert sorted(record["subject"] for record in market.records.values()) == ["dev-1", "dev-2"]
+
+
 # -- through the gateway ---------------------------------------------------------------------------
 
 def test_calls_on_a_grant_are_metered_exactly_and_reported(city: dict[str, Any]) -> None:
