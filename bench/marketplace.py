@@ -7,7 +7,9 @@ marketplace with uvicorn in a separate process on 127.0.0.1 and runs a fixed mix
 deep pages. Prints p50/p95 per kind and overall against the target of issue 6 (p95 < 20 ms at
 10,000 datasets). ``--postgres`` runs the same on a fresh PostgreSQL database (created on the
 server of ``OUP_TEST_POSTGRES_URL`` and dropped afterwards). Then the grant lookups' figures of
-``bench.marketplace_grants``, where that module exists. The last line is a one-line summary.
+``bench.marketplace_grants``, where that module exists. On SQLite, unless ``--no-fair``, also the
+FAIR scores (one dataset's, first and warm; ``GET /fair`` over the catalogue, first and warm) and
+``GET /catalog`` in JSON-LD, Turtle, N-Triples and RDF/XML. The last line is a one-line summary.
 """
 
 from __future__ import annotations
@@ -243,13 +245,63 @@ async def postgres_database() -> AsyncIterator[str]:
 
 
 def run_engine(database_url: str, data_dir: Path, count: int, rounds: int,
-               server_database_url: str | None) -> tuple[float, dict[str, list[float]]]:
-    """Seeding seconds, and seconds per search by kind, on one engine."""
+               server_database_url: str | None, fair: bool = False) -> tuple[float, dict[str, list[float]]]:
+    """Seeding seconds, and seconds per search by kind, on one engine (then, with ``fair``, the FAIR
+    scores' and the catalogue's serializations' figures)."""
     rng = random.Random(6)
     seeded = asyncio.run(seed(database_url, count, rng))
     with served(data_dir, server_database_url) as base:
         times = measure(base, query_mix(random.Random(20), rounds))
+        if fair:
+            fair_figures(base, count, rounds)
+            catalogue_figures(base, count)
     return seeded, times
+
+
+FAIR_TARGET_MS, FAIR_CATALOGUE_TARGET_S = 2.0, 1.0
+
+
+def _timed(client: httpx.Client, path: str, **headers: str) -> tuple[float, httpx.Response]:
+    started = time.perf_counter()
+    response = client.get(path, headers=headers)
+    elapsed = time.perf_counter() - started
+    assert response.status_code == 200, response.text[:500]
+    return elapsed, response
+
+
+def fair_figures(base: str, count: int, rounds: int) -> None:
+    """One dataset's FAIR score (first request, then warm p50/p95) and GET /fair over the whole
+    catalogue (first request, which scores every dataset, then warm), against issue 6's targets."""
+    with httpx.Client(base_url=base, timeout=600) as client:
+        ids = [d["@id"].rpartition("/")[2] for d in client.get("/datasets", params={"limit": "50"}).json()["items"]]
+        first = [_timed(client, f"/datasets/{i}/fair")[0] for i in ids]
+        warm = [_timed(client, f"/datasets/{ids[n % len(ids)]}/fair")[0] for n in range(max(rounds, 20) * 2)]
+        cold, summary = _timed(client, "/fair")
+        assert summary.json()["count"] == count
+        again = [_timed(client, "/fair")[0] for _ in range(3)]
+    table = Table(title=f"FAIR scores over {count:,} datasets, uvicorn on 127.0.0.1")
+    for column in ("request", "n", "first", "warm p50", "warm p95", "target"):
+        table.add_column(column)
+    p50 = _ms(warm, 9)
+    table.add_row("GET /datasets/{id}/fair", str(len(warm)), f"{statistics.median(first) * 1000:.1f} ms (p50)",
+                  f"{p50:.1f} ms", f"{_ms(warm, 18):.1f} ms",
+                  f"p50 < {FAIR_TARGET_MS:.0f} ms: {'met' if p50 < FAIR_TARGET_MS else 'NOT met'}")
+    best = statistics.median(again)
+    table.add_row("GET /fair", str(len(again)), f"{cold:.2f} s", f"{best:.3f} s", f"{max(again):.3f} s",
+                  f"< {FAIR_CATALOGUE_TARGET_S:.0f} s: {'met' if best < FAIR_CATALOGUE_TARGET_S else 'NOT met'}")
+    Console().print(table)
+
+
+def catalogue_figures(base: str, count: int) -> None:
+    """GET /catalog over the whole catalogue in every RDF serialization: seconds and size."""
+    table = Table(title=f"GET /catalog over {count:,} datasets, uvicorn on 127.0.0.1")
+    for column in ("media type", "seconds", "size"):
+        table.add_column(column)
+    with httpx.Client(base_url=base, timeout=900) as client:
+        for media_type in ("application/ld+json", "text/turtle", "application/n-triples", "application/rdf+xml"):
+            elapsed, response = _timed(client, "/catalog", accept=media_type)
+            table.add_row(media_type, f"{elapsed:.2f} s", f"{len(response.content) / 1e6:.1f} MB")
+    Console().print(table)
 
 
 def _ms(times: list[float], quantile: int) -> float:
@@ -293,12 +345,14 @@ def main() -> None:
     parser.add_argument("--datasets", type=int, default=10_000, help="datasets in the catalogue")
     parser.add_argument("--rounds", type=int, default=60, help="searches of each kind")
     parser.add_argument("--postgres", action="store_true", help="also on a fresh PostgreSQL database")
+    parser.add_argument("--no-fair", action="store_true",
+                        help="skip the FAIR scores' and the catalogue serializations' figures (SQLite)")
     args = parser.parse_args()
     summaries = []
     with tempfile.TemporaryDirectory() as folder:
         data_dir = Path(folder) / "sqlite"
         url = storage.default_database_url(SPEC.name, data_dir)
-        seeded, times = run_engine(url, data_dir, args.datasets, args.rounds, None)
+        seeded, times = run_engine(url, data_dir, args.datasets, args.rounds, None, fair=not args.no_fair)
         summaries.append(report("SQLite", args.datasets, seeded, times))
         if args.postgres:
 

@@ -25,8 +25,10 @@ deployment has no way to say it yet).
 
 from __future__ import annotations
 
+import hashlib
 import re
-from collections import Counter
+import threading
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
@@ -190,30 +192,135 @@ def assess(dataset: Dataset, site: rdf.Site) -> Assessment:
     )
 
 
-def summarize(assessments: Sequence[Assessment], most_common: int = 10) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class Scorecard:
+    """What the catalogue's summary needs of one assessment: overall and per-principle percent, and
+    each missed test as (metric id, test id, principle, test name, who can remedy it)."""
+
+    percent: float
+    principles: tuple[float, ...]
+    missed: tuple[tuple[str, str, str, str, frozenset[str]], ...]
+
+    @classmethod
+    def of(cls, assessment: Assessment) -> Scorecard:
+        return cls(
+            percent=assessment.score()["percent"],
+            principles=tuple(assessment.score(p)["percent"] for p in PRINCIPLES),
+            missed=tuple((m.id, t.id, m.principle, t.name, frozenset(h.remedy for h in t.outcome.hints))
+                         for m, t in assessment.missed),
+        )
+
+
+def summarize(assessments: Sequence[Assessment | Scorecard], most_common: int = 10) -> dict[str, Any]:
     """The catalogue-wide picture: how many datasets, their overall percent (mean, min, max), the
     mean percent per principle, and the tests most often missed."""
-    overall = [a.score()["percent"] for a in assessments]
-    misses = Counter((m.id, t.id) for a in assessments for m, t in a.missed)
-    names = {(m.id, t.id): (m.principle, t.name, t.outcome.hints) for a in assessments for m, t in a.missed}
+    cards = [a if isinstance(a, Scorecard) else Scorecard.of(a) for a in assessments]
+    overall = [c.percent for c in cards]
+    misses = Counter((metric, test) for c in cards for metric, test, *_ in c.missed)
+    names = {(metric, test): (principle, name, remedies) for c in cards for metric, test, principle, name, remedies
+             in c.missed}
     return {
         "metricVersion": METRIC_VERSION,
         "metricSpecification": METRIC_SPECIFICATION,
-        "count": len(assessments),
+        "count": len(cards),
         "score": {
             "mean": _mean(overall),
             "min": min(overall) if overall else None,
             "max": max(overall) if overall else None,
         },
-        "principles": {p: _mean([a.score(p)["percent"] for a in assessments]) for p in PRINCIPLES},
+        "principles": {p: _mean([c.principles[n] for c in cards]) for n, p in enumerate(PRINCIPLES)},
         "mostCommonMisses": [
             {
                 "metric": metric, "test": test, "principle": names[metric, test][0], "name": names[metric, test][1],
-                "count": count, "remedy": sorted({h.remedy for h in names[metric, test][2]}),
+                "count": count, "remedy": sorted(names[metric, test][2]),
             }
             for (metric, test), count in sorted(misses.items(), key=lambda item: (-item[1], item[0]))[:most_common]
         ],
     }
+
+
+# --- scores kept between requests ---------------------------------------------------------------
+#
+# A score is a pure function of the dataset as stored (id, IRI, source, dates, document), the site
+# it is served from, and this module's checks and lists. So scores are kept in memory under a key
+# made of exactly those: SCORING_VERSION (raise it whenever a check, a point or a vocabulary
+# changes), the site, and the dataset's id, IRI, source, dates and a digest of its canonical
+# document. A publish, update, withdrawal or harvest changes the dataset, hence the key, so a
+# stale score is never found; a withdrawn dataset is no longer asked for. Unlike a score stored
+# with the dataset, this needs no migration, no write on every change path (publish, update,
+# harvest) and no re-scoring pass when the public URL or the checks change, and every worker
+# process stays correct on its own. The price: a process starts cold (the first GET /fair scores
+# everything once), and the memory is bounded by evicting the least recently used entries.
+
+SCORING_VERSION = 1
+
+
+def fingerprint(dataset: Dataset, site: rdf.Site) -> tuple[Any, ...]:
+    """Everything ``assess(dataset, site)`` depends on, as a hashable key."""
+    digest = hashlib.blake2b(orjson.dumps(dataset.document, option=orjson.OPT_SORT_KEYS), digest_size=16).digest()
+    return (SCORING_VERSION, site, dataset.id, dataset.iri, dataset.source, dataset.issued, dataset.modified, digest)
+
+
+class ScoreCache:
+    """Assessments (as JSON, not to be changed by callers) and scorecards of datasets, by
+    :func:`fingerprint`; safe to share between threads."""
+
+    def __init__(self, max_scorecards: int = 200_000, max_assessments: int = 2_000) -> None:
+        self._scorecards = _Recent(max_scorecards)
+        self._assessments = _Recent(max_assessments)
+
+    def kept(self, dataset: Dataset, site: rdf.Site) -> dict[str, Any] | None:
+        """The kept ``assess(dataset, site).as_json()``, or None (cheap: no scoring)."""
+        return self._assessments.get(fingerprint(dataset, site))
+
+    def assessment(self, dataset: Dataset, site: rdf.Site) -> dict[str, Any]:
+        """``assess(dataset, site).as_json()``."""
+        key = fingerprint(dataset, site)
+        found = self._assessments.get(key)
+        if found is None:
+            assessment = assess(dataset, site)
+            found = assessment.as_json()
+            self._assessments.put(key, found)
+            self._scorecards.put(key, Scorecard.of(assessment))
+        return found
+
+    def summary(self, datasets: Iterable[Dataset], site: rdf.Site, most_common: int = 10) -> dict[str, Any]:
+        """``summarize`` over the datasets' assessments, scoring only those not seen as they are."""
+        cards = []
+        for dataset in datasets:
+            key = fingerprint(dataset, site)
+            card = self._scorecards.get(key)
+            if card is None:
+                card = Scorecard.of(assess(dataset, site))
+                self._scorecards.put(key, card)
+            cards.append(card)
+        return summarize(cards, most_common)
+
+
+class _Recent:
+    """A mapping of at most ``maxsize`` entries that forgets the least recently used first."""
+
+    def __init__(self, maxsize: int) -> None:
+        self._entries: OrderedDict[Any, Any] = OrderedDict()
+        self._maxsize = maxsize
+        self._lock = threading.Lock()
+
+    def get(self, key: Any) -> Any:
+        with self._lock:
+            found = self._entries.get(key)
+            if found is not None:
+                self._entries.move_to_end(key)
+            return found
+
+    def put(self, key: Any, value: Any) -> None:
+        with self._lock:
+            self._entries[key] = value
+            self._entries.move_to_end(key)
+            while len(self._entries) > self._maxsize:
+                self._entries.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._entries)
 
 
 def _combine(scoring: str, points: Iterable[float]) -> float:
@@ -481,7 +588,8 @@ _NAMESPACES = {
 
 
 def _i2_01m_1(v: _View) -> Outcome:
-    used = {p for p, ns in _NAMESPACES.items() if any(str(pred).startswith(ns) for pred in v.graph.predicates())}
+    predicates = {str(pred) for pred in v.graph.predicates(unique=True)}
+    used = {p for p, ns in _NAMESPACES.items() if any(pred.startswith(ns) for pred in predicates)}
     return _passed("vocabularies: " + ", ".join(sorted(used))) if used else _failed()
 
 

@@ -11,9 +11,11 @@ from starlette.concurrency import run_in_threadpool
 from mims.kit.errors import OrjsonResponse, status_problem
 from mims.marketplace import fair, rdf
 from mims.marketplace.catalogue_api import catalogue, site
-from mims.marketplace.dcat import Catalogue, Dataset, DatasetNotFound
+from mims.marketplace.dcat import Catalogue, DatasetNotFound
 
 router = APIRouter(tags=["FAIR"])
+# Scores by everything they depend on (see fair.ScoreCache): a changed dataset is scored afresh.
+SCORES = fair.ScoreCache()
 
 Service = Annotated[Catalogue, Depends(catalogue)]
 SiteDep = Annotated[rdf.Site, Depends(site)]
@@ -29,15 +31,11 @@ async def dataset_fair(dataset_id: str, service: Service, where: SiteDep) -> Orj
         dataset = await service.get(dataset_id)
     except DatasetNotFound:
         raise status_problem(404, f"There is no dataset {dataset_id!r}.") from None
-    assessment = await run_in_threadpool(fair.assess, dataset, where)
-    return OrjsonResponse(assessment.as_json())
+    kept = SCORES.kept(dataset, where)  # a kept score needs no worker thread
+    return OrjsonResponse(kept if kept is not None else await run_in_threadpool(SCORES.assessment, dataset, where))
 
 
 @router.get("/fair", summary="FAIR scores over the whole catalogue: mean, min, max, per principle, common misses")
 async def catalogue_fair(service: Service, where: SiteDep) -> OrjsonResponse:
     datasets = await service.all()
-    return OrjsonResponse(await run_in_threadpool(_summary, datasets, where))
-
-
-def _summary(datasets: list[Dataset], where: rdf.Site) -> dict:
-    return fair.summarize([fair.assess(dataset, where) for dataset in datasets])
+    return OrjsonResponse(await run_in_threadpool(SCORES.summary, datasets, where))
