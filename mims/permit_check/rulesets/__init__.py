@@ -1,0 +1,1 @@
+"""Versioned rule sets of the permit check, one JSON document per municipality (see ruleset.schema.json)."""
