@@ -19,13 +19,14 @@ app.add_typer(ppi.app, name="ppi", help="Inspect, validate and compare PPI contr
 
 
 def _admin_command(service: Service) -> None:
-    """`oup <service> ...`: the MIM's own admin commands, imported only when run."""
+    """`oup <service> ...` (or its own command name): the MIM's admin commands, imported only when run."""
+    name = service.admin_command
 
-    @app.command(service.name, help=f"Administer {service.name}: `oup {service.name} --help` lists its commands.",
+    @app.command(name, help=f"Administer {service.name}: `oup {name} --help` lists its commands.",
                  context_settings={"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []})
     def admin(context: typer.Context) -> None:
         assert service.admin is not None
-        typer.main.get_command(load(service.admin))(args=context.args, prog_name=f"oup {service.name}")
+        typer.main.get_command(load(service.admin))(args=context.args, prog_name=f"oup {name}")
 
 
 for _service in SERVICES.values():

@@ -22,6 +22,11 @@ class Service:
     first_start: str | None = None  # "package.module:callable(settings=...)" run before serving
     upstreams: tuple[str, ...] = ()  # services whose URLs it is given as OUP_<NAME>_<UPSTREAM>_URL
     gateway_path: str | None = None  # reached by users at <gateway><path>: its PUBLIC_URL when both run
+    command: str | None = None  # the `oup <command>` of its admin app, when not its name
+
+    @property
+    def admin_command(self) -> str:
+        return self.command or self.name
 
 
 SERVICES: dict[str, Service] = {
@@ -34,10 +39,14 @@ SERVICES: dict[str, Service] = {
         Service("marketplace", "mims.marketplace.service:create_app", 8003,
                 "data marketplace: DCAT-AP catalogue of the city's data", upstreams=("gateway",),
                 gateway_path="/marketplace"),
+        Service("permit-check", "mims.permit_check.service:create_app", 8004,
+                "permit check: a building plan checked against the zoning plan, rule by rule",
+                admin="mims.permit_check.admin:app", upstreams=("context",), gateway_path="/permit-check",
+                command="permit"),
         Service("echo", "mims.echo.service:create_app", 8009, "reference MIM showing the kit"),
         Service("gateway", "gateway.service:create_app", 8000,
                 "the city's front door: routing, access policy, PPI checks, audit",
-                upstreams=("identity", "context", "marketplace")),
+                upstreams=("identity", "context", "marketplace", "permit-check")),
     )
 }
 

@@ -135,12 +135,16 @@ def _footprint(footprint: Mapping[str, Any] | BaseGeometry) -> BaseGeometry:
     return geometry
 
 
+class TwinUnreachable(ProblemError):
+    """The context MIM could not be reached (502 here; a service may answer 503 instead)."""
+
+
 async def _send(client: httpx.AsyncClient, method: str, url: str, **kwargs: Any) -> httpx.Response:
     try:
         return await client.request(method, url, **kwargs)
     except httpx.HTTPError as error:
-        raise ProblemError(status=502, title="The digital twin is unreachable",
-                           detail=f"{method} {url} failed: {type(error).__name__} {error}".strip()) from None
+        raise TwinUnreachable(status=502, title="The digital twin is unreachable",
+                              detail=f"{method} {url} failed: {type(error).__name__} {error}".strip()) from None
 
 
 def _upstream(url: str, response: httpx.Response) -> ProblemError:

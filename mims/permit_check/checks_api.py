@@ -1,0 +1,143 @@
+"""The permit check's HTTP surface: submit a building plan (building-plan JSON, CityJSON or IFC)
+for a check against the zoning in the digital twin, and read past checks as permit-decision
+documents or as a printable HTML report. Every route needs the scope ``permit:submit``."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Annotated
+
+import httpx
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi.responses import HTMLResponse, Response
+
+import ppi_schemas
+from mims.kit.auth import require_scopes
+from mims.kit.errors import OrjsonResponse, status_problem
+from mims.kit.problems import ProblemError, ProblemItem
+from mims.permit_check import checks, report
+from mims.permit_check.checks_storage import SqlCheckStore, new_id
+from mims.permit_check.rules import BUILDING_PLAN
+
+DECISION_PPI = "permit-decision@1.0.0"
+SUBMIT = "permit:submit"
+DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE = 20, 100
+
+router = APIRouter(prefix="/v1/checks", tags=["checks"], dependencies=[Depends(require_scopes(SUBMIT))])
+
+
+@asynccontextmanager
+async def http_client(app: FastAPI) -> AsyncIterator[None]:
+    """One HTTP client (with its connection pool) for the app's requests to the digital twin."""
+    async with httpx.AsyncClient(timeout=app.state.settings.context_timeout) as client:
+        app.state.http = client
+        yield
+
+
+def store(request: Request) -> SqlCheckStore:
+    return SqlCheckStore(request.app.state.engine)
+
+
+Store = Annotated[SqlCheckStore, Depends(store)]
+
+_PLAN_SCHEMA = {"schema": ppi_schemas.get(BUILDING_PLAN).schema}
+_FILE = {"schema": {"type": "string", "format": "binary"}}
+_BODY = {
+    "requestBody": {
+        "required": True,
+        "description": f"A building plan (PPI {BUILDING_PLAN}), a CityJSON file (1.1, 2.0) or an IFC file "
+                       "(IFC2x3, IFC4).",
+        "content": {"application/json": _PLAN_SCHEMA, checks.CITYJSON_MEDIA_TYPE: {"schema": {"type": "object"}},
+                    **{media_type: _FILE for media_type in checks.IFC_MEDIA_TYPES[:2]}},
+    }
+}
+
+
+@router.post("", status_code=201, summary="Check a building plan against the zoning plan, rule by rule",
+             openapi_extra=_BODY, responses={201: {"description": f"The decision (PPI {DECISION_PPI})."}})
+async def submit_check(
+    request: Request,
+    storage: Store,
+    municipality: Annotated[str | None, Query(description="Whose rule set applies [default: the service's].",
+                                              max_length=64)] = None,
+    crs: Annotated[str | None, Query(description="CityJSON: the CRS when the file names none, e.g. EPSG:7415.",
+                                     max_length=200)] = None,
+    object: Annotated[str | None, Query(description="CityJSON object id or IFC GlobalId, when the file holds "
+                                                    "several buildings.", max_length=200)] = None,
+    origin: Annotated[str | None, Query(description="IFC without georeference: easting,northing[,rotation] of "
+                                                    "the model origin in EPSG:28992 (m, degrees anticlockwise).",
+                                        max_length=200)] = None,
+) -> OrjsonResponse:
+    settings = request.app.state.settings
+    ruleset = checks.ruleset_of(municipality or settings.municipality)
+    body = await request.body()
+    kind = checks.input_format(request.headers.get("content-type"), body)
+    plan = checks.read_plan(kind, body, crs=crs, object_id=object, origin=_origin(origin) if origin else None)
+    checked = await checks.check_plan(request.app.state.http, settings.context_url, plan, ruleset)
+    check_id = new_id()
+    decision = {"id": check_id, **checked.decision}
+    await storage.add(check_id, datetime.now(UTC), decision, checked.site())
+    return OrjsonResponse(decision, status_code=201, headers={"Location": _location(request, check_id)})
+
+
+@router.get("", summary="Past checks, newest first")
+async def list_checks(
+    request: Request,
+    storage: Store,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
+    offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
+) -> OrjsonResponse:
+    total, found = await storage.page(limit, offset)
+    items = [{"id": c.id, "verdict": c.decision["verdict"], "checkedAt": c.decision["checkedAt"],
+              "ruleSet": c.decision["ruleSet"], "href": _location(request, c.id)} for c in found]
+    return OrjsonResponse({"total": total, "limit": limit, "offset": offset, "items": items})
+
+
+@router.get("/{check_id}.html", summary="A check as a printable report (Dutch or English)",
+            response_class=HTMLResponse)
+async def get_report(
+    request: Request,
+    check_id: str,
+    storage: Store,
+    lang: Annotated[str | None, Query(description="nl or en [default: from Accept-Language, else nl]",
+                                      pattern="^(nl|en)$")] = None,
+) -> Response:
+    stored = await storage.get(check_id)
+    if stored is None:
+        raise _not_found(check_id)
+    chosen = report.language(lang, request.headers.get("accept-language"))
+    html = report.render(check_id, stored.decision, stored.site, chosen)
+    return HTMLResponse(html, headers={"Content-Language": chosen, "Vary": "Accept-Language"})
+
+
+@router.get("/{check_id}", summary=f"A check's decision (PPI {DECISION_PPI})")
+async def get_check(check_id: str, storage: Store) -> OrjsonResponse:
+    stored = await storage.get(check_id)
+    if stored is None:
+        raise _not_found(check_id)
+    return OrjsonResponse(stored.decision)
+
+
+def _origin(text: str) -> tuple[float, float, float]:
+    parts = text.split(",")
+    try:
+        numbers = [float(p) for p in parts]
+    except ValueError:
+        numbers = []
+    if len(numbers) not in (2, 3) or not all(abs(n) < 1e7 for n in numbers):
+        raise status_problem(400, f"origin {text!r} is not easting,northing[,rotation] in metres and degrees.",
+                             errors=[ProblemItem("origin", "easting,northing[,rotation], e.g. 92500,437200,30",
+                                                 "query")])
+    return (numbers[0], numbers[1], numbers[2] if len(numbers) == 3 else 0.0)
+
+
+def _location(request: Request, check_id: str) -> str:
+    settings = request.app.state.settings
+    base = str(settings.public_url).rstrip("/") if settings.public_url else str(request.base_url).rstrip("/")
+    return f"{base}/v1/checks/{check_id}"
+
+
+def _not_found(check_id: str) -> ProblemError:
+    return status_problem(404, f"There is no check {check_id!r}.")

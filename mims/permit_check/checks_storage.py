@@ -1,0 +1,75 @@
+"""Stored permit checks in SQL (SQLite or PostgreSQL): each decision with the site it was computed
+on. The table is created by ``migrations/versions``; this module only describes it."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from mims.kit.storage import as_utc, begin_write
+
+metadata = sa.MetaData()
+
+decisions = sa.Table(
+    "permit_check_decision",
+    metadata,
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("id", sa.String(32), nullable=False, unique=True),
+    sa.Column("municipality", sa.String(64), nullable=False),
+    sa.Column("verdict", sa.String(32), nullable=False),
+    sa.Column("checked_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("decision", sa.JSON, nullable=False),
+    sa.Column("site", sa.JSON, nullable=False),
+)
+
+
+@dataclass(frozen=True)
+class StoredCheck:
+    id: str
+    checked_at: datetime
+    decision: dict[str, Any]
+    """The permit-decision@1.0.0 document, with its ``id``."""
+    site: dict[str, Any]
+    """``{plan, features, parcel}``: what the decision was computed from."""
+
+
+def new_id() -> str:
+    return secrets.token_hex(16)
+
+
+class SqlCheckStore:
+    """Permit checks on the MIM's SQLAlchemy engine."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def add(self, check_id: str, checked_at: datetime, decision: dict[str, Any], site: dict[str, Any]) -> None:
+        async with begin_write(self._engine) as connection:
+            await connection.execute(decisions.insert().values(
+                id=check_id, municipality=decision["ruleSet"]["municipality"], verdict=decision["verdict"],
+                checked_at=checked_at, decision=decision, site=site))
+
+    async def get(self, check_id: str) -> StoredCheck | None:
+        if "\x00" in check_id or len(check_id) > 32:
+            return None
+        async with self._engine.connect() as connection:
+            row = (await connection.execute(sa.select(decisions).where(decisions.c.id == check_id))).first()
+        return _stored(row._mapping) if row else None
+
+    async def page(self, limit: int, offset: int) -> tuple[int, list[StoredCheck]]:
+        """The number of checks and ``limit`` of them from ``offset``, newest first."""
+        async with self._engine.connect() as connection:
+            total = (await connection.execute(sa.select(sa.func.count()).select_from(decisions))).scalar_one()
+            rows = (await connection.execute(
+                sa.select(decisions.c.id, decisions.c.checked_at, decisions.c.decision)
+                .order_by(decisions.c.seq.desc()).limit(limit).offset(offset))).all()
+        return total, [StoredCheck(r.id, as_utc(r.checked_at), r.decision, {}) for r in rows]
+
+
+def _stored(row: Any) -> StoredCheck:
+    return StoredCheck(row["id"], as_utc(row["checked_at"]), row["decision"], row["site"])
