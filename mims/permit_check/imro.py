@@ -39,6 +39,7 @@ from shapely.geometry import MultiPolygon, Polygon, mapping
 
 import ppi_schemas
 from mims.kit.problems import ProblemError, ProblemItem
+from mims.permit_check.plan_input import as_lists
 
 IMRO = "http://www.geonovum.nl/imro/2012/1.1"
 GML = "http://www.opengis.net/gml/3.2"
@@ -261,7 +262,7 @@ def _geometry(element: etree._Element) -> dict[str, Any]:
     parts = _polygonal(shapely.set_precision(geometry, PRECISION))
     if not parts:
         raise _invalid("has a surface without area", element)
-    return _as_lists(mapping(parts[0] if len(parts) == 1 else MultiPolygon(parts)))
+    return as_lists(mapping(parts[0] if len(parts) == 1 else MultiPolygon(parts)))
 
 
 def _polygonal(geometry: Any) -> list[Polygon]:
@@ -430,14 +431,6 @@ def _text_reference(element: etree._Element) -> str | None:
         if _text(reference, "imro:typeTekst") == "regels":
             return _text(reference, "imro:verwijzingNaarTekst")
     return _text(references[0], "imro:verwijzingNaarTekst") if references else None
-
-
-def _as_lists(value: Any) -> Any:
-    if isinstance(value, (tuple, list)):
-        return [_as_lists(item) for item in value]
-    if isinstance(value, dict):
-        return {key: _as_lists(item) for key, item in value.items()}
-    return value
 
 
 def _without_none(document: dict[str, Any]) -> dict[str, Any]:

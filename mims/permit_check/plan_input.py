@@ -4,8 +4,10 @@ GeoJSON form in a building-plan document (PPI building-plan@1.0.0)."""
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 import pyproj
@@ -71,8 +73,18 @@ def to_rd(geometry: BaseGeometry, code: int) -> BaseGeometry:
 
 
 @lru_cache(maxsize=1)
-def _rd_to_lonlat() -> pyproj.Transformer:
+def rd_to_lonlat() -> pyproj.Transformer:
+    """EPSG:28992 -> WGS84 longitude, latitude (made once, when first needed)."""
     return pyproj.Transformer.from_crs(RD_NEW, "EPSG:4326", always_xy=True)
+
+
+def as_lists(value: Any) -> Any:
+    """``value`` with tuples as lists, all the way down (shapely's GeoJSON mappings use tuples)."""
+    if isinstance(value, (tuple, list)):
+        return [as_lists(item) for item in value]
+    if isinstance(value, Mapping):
+        return {key: as_lists(item) for key, item in value.items()}
+    return value
 
 
 def check_in_rd(footprint: BaseGeometry, pointer: str, detail: str,
@@ -80,7 +92,7 @@ def check_in_rd(footprint: BaseGeometry, pointer: str, detail: str,
     """Refuse a footprint (EPSG:28992) outside EPSG:28992's area of use: a wrong georeference."""
     area = pyproj.CRS(RD_NEW).area_of_use
     point = footprint.representative_point()
-    lon, lat = _rd_to_lonlat().transform(point.x, point.y)
+    lon, lat = rd_to_lonlat().transform(point.x, point.y)
     if not (area.west <= lon <= area.east and area.south <= lat <= area.north):
         raise error(f"{detail} (it lies at x {point.x:.0f}, y {point.y:.0f})", pointer)
 

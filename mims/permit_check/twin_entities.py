@@ -31,12 +31,12 @@ from typing import Any
 
 import numpy as np
 import shapely
-from pyproj import Transformer
 from shapely.geometry import MultiPolygon, Polygon, mapping, shape
 from shapely.geometry.base import BaseGeometry
 
 import ppi_schemas
 from mims.kit.problems import ProblemError, ProblemItem
+from mims.permit_check.plan_input import as_lists, rd_to_lonlat
 
 OUP = "https://w3id.org/oup/vocab#"
 
@@ -241,7 +241,6 @@ def _bad_parcels(pointer: str, detail: str) -> ProblemError:
 
 # -- common -----------------------------------------------------------------------------------
 
-_TO_WGS84 = Transformer.from_crs("EPSG:28992", "EPSG:4326", always_xy=True)
 WGS84_DECIMALS = 9
 """Decimal places of WGS84 degrees kept in ``location`` (1e-9 degree is about 0.1 mm)."""
 
@@ -250,7 +249,7 @@ def to_wgs84(geometry: BaseGeometry) -> BaseGeometry:
     """A polygonal EPSG:28992 geometry in WGS84 (longitude, latitude), valid as NGSI-LD requires."""
 
     def project(xy: np.ndarray) -> np.ndarray:
-        longitude, latitude = _TO_WGS84.transform(xy[:, 0], xy[:, 1])
+        longitude, latitude = rd_to_lonlat().transform(xy[:, 0], xy[:, 1])
         return np.round(np.column_stack((longitude, latitude)), WGS84_DECIMALS)
 
     projected = shapely.transform(geometry, project)
@@ -265,7 +264,7 @@ def _entity(identifier: str, type_name: str, geometry_rd: Mapping[str, Any] | No
     if geometry_rd is not None:
         entity["location"] = {"type": "GeoProperty", "value": mapping(to_wgs84(shape(geometry_rd)))}
         entity[TERMS["geometryRD"]] = {"type": "JsonProperty", "json": geometry_rd}
-    return _as_lists(entity)
+    return as_lists(entity)
 
 
 def _properties(document: Mapping[str, Any], members: tuple[str, ...]) -> dict[str, Any]:
@@ -285,11 +284,3 @@ def _value(entity: Mapping[str, Any], member: str) -> Any:
 def _objects(entity: Mapping[str, Any], member: str) -> list[str]:
     attribute = entity[TERMS[member]]
     return [item["object"] if isinstance(item, Mapping) else item for item in attribute["objectList"]]
-
-
-def _as_lists(value: Any) -> Any:
-    if isinstance(value, (tuple, list)):
-        return [_as_lists(item) for item in value]
-    if isinstance(value, Mapping):
-        return {key: _as_lists(item) for key, item in value.items()}
-    return value
