@@ -30,7 +30,7 @@ from typing import Any, Protocol
 
 from mims.kit.problems import ProblemError, ProblemItem
 from mims.marketplace import dsp, odrl
-from mims.marketplace.dcat import Catalogue, Dataset, DatasetNotFound, InvalidDataset, check_references
+from mims.marketplace.dcat import Catalogue, Dataset, DatasetNotFound, nul_pointer
 from mims.marketplace.dsp import Role, State
 
 OFFER_PPI = "odrl-offer@1.0.0"
@@ -690,10 +690,9 @@ def checked_offer(document: Mapping[str, Any]) -> odrl.Policy:
 
 def no_nul(document: Any, base: str = "") -> None:
     """400 at the first string holding a NUL character."""
-    try:
-        check_references(document)  # without a digitalTwin member it checks just that
-    except InvalidDataset as error:
-        raise invalid(base + error.pointer, error.reason) from None
+    pointer = nul_pointer(document, "")
+    if pointer is not None:
+        raise invalid(base + pointer, "text must not contain a NUL character")
 
 
 def _urn(uid: str) -> str:

@@ -163,7 +163,7 @@ def digital_twin_query_url(gateway_url: str, twin: Mapping[str, Any]) -> str:
 def check_references(document: Mapping[str, Any]) -> None:
     """Refuse what the schema lets through but the catalogue cannot keep: a NUL character
     (PostgreSQL text cannot hold one), or a digital twin naming a PPI the platform does not have."""
-    pointer = _nul_pointer(document, "")
+    pointer = nul_pointer(document, "")
     if pointer is not None:
         raise InvalidDataset(pointer, "text must not contain a NUL character")
     twin = document.get("digitalTwin")
@@ -175,19 +175,19 @@ def check_references(document: Mapping[str, Any]) -> None:
         raise InvalidDataset("/digitalTwin/ppi", f"there is no PPI {twin['ppi']!r}") from None
 
 
-def _nul_pointer(value: Any, pointer: str) -> str | None:
+def nul_pointer(value: Any, pointer: str) -> str | None:
     """The JSON pointer of the first string (member name or value) holding a NUL, if any."""
     if isinstance(value, str):
         return pointer if "\x00" in value else None
     if isinstance(value, Mapping):
         for key, item in value.items():
             here = pointer + "/" + key.replace("~", "~0").replace("/", "~1")
-            found = here if "\x00" in key else _nul_pointer(item, here)
+            found = here if "\x00" in key else nul_pointer(item, here)
             if found is not None:
                 return found
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            found = _nul_pointer(item, f"{pointer}/{index}")
+            found = nul_pointer(item, f"{pointer}/{index}")
             if found is not None:
                 return found
     return None
