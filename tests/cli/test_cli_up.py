@@ -4,36 +4,18 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import httpx
 import pytest
 
 from mims.cli.services import SERVICES
-from tests.serving import free_port_offset
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _processes_mentioning(marker: str) -> list[int]:
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-            except OSError:
-                continue
-            if marker in cmdline:
-                pids.append(int(entry.name))
-    return pids
+from tests.serving import free_port_offset, oup_up, processes_mentioning
 
 
 def _wait_gone(marker: str, timeout: float = 15.0) -> list[int]:
     deadline = time.monotonic() + timeout
-    while (left := _processes_mentioning(marker)) and time.monotonic() < deadline:
+    while (left := processes_mentioning(marker)) and time.monotonic() < deadline:
         time.sleep(0.2)
     return left
 
@@ -42,25 +24,9 @@ def _wait_gone(marker: str, timeout: float = 15.0) -> list[int]:
 def platform(tmp_path):
     offset = free_port_offset([svc.port for svc in SERVICES.values()])
     data_dir = tmp_path / "data"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "mims.cli", "up", "--port-offset", str(offset),
-         "--data-dir", str(data_dir)],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-        env={**os.environ, "COLUMNS": "200"},
-        # As a shell starts a background job: SIGINT ignored; `oup up` must still honour it.
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
-    )
     urls = {name: f"http://127.0.0.1:{svc.port + offset}" for name, svc in SERVICES.items()}
-    printed = []
-    for line in proc.stdout:  # the supervisor prints its table once every service is ready
-        printed.append(line)
-        if "All services ready" in line:
-            break
-    yield proc, urls, str(data_dir), "".join(printed)
-    if proc.poll() is None:
-        proc.kill()
-    for pid in _processes_mentioning(str(data_dir)):
-        os.kill(pid, signal.SIGKILL)
+    with oup_up(data_dir, offset) as (proc, printed):
+        yield proc, urls, str(data_dir), printed
 
 
 @pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
@@ -72,7 +38,7 @@ def test_up_serves_every_mim_and_stops_cleanly(platform, stop_signal):
     for name, url in urls.items():
         doc = httpx.get(f"{url}/.well-known/mim", timeout=5).json()
         assert doc["name"] == name
-    children = [pid for pid in _processes_mentioning(marker) if pid != proc.pid]
+    children = [pid for pid in processes_mentioning(marker) if pid != proc.pid]
     assert len(children) == len(SERVICES)
 
     proc.send_signal(stop_signal)

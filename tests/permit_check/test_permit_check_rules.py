@@ -1,5 +1,5 @@
-"""The permit check's rules: known answers on the real Spijkenisse plan and a real Rotterdam parcel,
-boundary values for every limit, the plan-status filter, missing data, rule sets and the input hash.
+"""The permit check's rules: known answers on the real Spijkenisse and Whemedreef (Arnhem) plans and a
+real Rotterdam parcel, boundary values for every limit, the plan-status filter, missing data, rule sets and the input hash.
 Every expected number below was computed by hand from the coordinates and values stated."""
 
 from __future__ import annotations
@@ -202,6 +202,68 @@ def test_a_stricter_draft_plan_at_the_same_place_is_ignored_until_it_is_adopted(
     height = result(decide(building(BLOCK), adopted, plan_meta=meta), "max-height")
     assert (height["verdict"], height["limit"]["value"]) == ("fail", 20)
     assert height["legalReference"] == {"plan": "NL.IMRO.1930.BPDraft-0001", "article": "7"}
+
+
+# -- known answers on the real Whemedreef plan (NL.IMRO.0202.974-0301, Arnhem, vastgesteld) ---------
+# Its bouwvlak NL.IMRO.0202.BP1488278860-00 is a quadrilateral with the corners B = (191181.504,
+# 441510.82) and A = (191199.716, 441531.673) on its north-east side; the maatvoering
+# NL.IMRO.0202.MP2488278879-00 over the same area allows 13 m; the enkelbestemming around it is Wonen
+# (article 7). The block 191178..191186 x 441524..441532 (8 m x 8 m) lies inside: at y = 441524 the
+# north-east side is at x = 191181.504 + 18.212 / 20.853 x 13.18 = 191193.015, and the other sides
+# are at least 3 m away.
+
+WHEMEDREEF = DATA / "NL.IMRO.0202.974-0301.gml"
+WHEMEDREEF_BLOCK = box(191178, 441524, 191186, 441532)
+WHEMEDREEF_PARCEL = {"geometry": mapping(box(191176, 441522, 191188, 441534))}
+
+
+@pytest.fixture(scope="module")
+def whemedreef() -> dict[str, Any]:
+    plan = read_plan(WHEMEDREEF)
+    assert plan["status"] == "vastgesteld"
+    return plan
+
+
+def whemedreef_decision(plan: dict[str, Any], footprint: shapely.Geometry, height: float) -> dict[str, Any]:
+    house = building(footprint, height=height, storeysAboveGround=3, dwellings=1, parkingSpaces=1,
+                     functions=[{"function": "wonen", "grossFloorArea": 150.0}], parcel=WHEMEDREEF_PARCEL)
+    return decide(house, plan["features"], plan_meta={plan["id"]: plan})
+
+
+@pytest.mark.parametrize("height", [12.0, 13.0])
+def test_whemedreef_a_house_inside_the_building_plane_up_to_13_m_is_compliant(whemedreef, height):
+    decision = whemedreef_decision(whemedreef, WHEMEDREEF_BLOCK, height)
+    assert decision["verdict"] == "compliant"
+    tall = result(decision, "max-height")
+    assert (tall["verdict"], tall["measured"], tall["limit"], tall["comparator"]) == (
+        "pass", {"value": height, "unit": "m"}, {"value": 13, "unit": "m"}, "<=")
+    assert tall["legalReference"] == {"plan": "NL.IMRO.0202.974-0301", "article": "7"}
+    assert result(decision, "within-building-plane")["measured"] == {"value": 0, "unit": "m2"}
+    assert result(decision, "use-versus-zoning")["verdict"] == "pass"
+
+
+def test_whemedreef_a_house_of_13_5_m_is_too_tall(whemedreef):
+    decision = whemedreef_decision(whemedreef, WHEMEDREEF_BLOCK, 13.5)
+    assert decision["verdict"] == "non-compliant"
+    tall = result(decision, "max-height")
+    assert (tall["verdict"], tall["measured"], tall["limit"]) == ("fail", {"value": 13.5, "unit": "m"}, {"value": 13, "unit": "m"})
+    assert [r["rule"] for r in decision["results"] if r["verdict"] == "fail"] == ["max-height"]
+
+
+def test_whemedreef_a_house_over_the_north_east_side_fails_with_the_part_outside(whemedreef):
+    # 191186..191198 x 441524..441528 crosses side B-A. Outside the side moved out by the 0.05 m
+    # tolerance (0.05 / sin 48.87 deg = 0.0664 m further east): at y = 441524 from 191193.081, at
+    # y = 441528 from 191196.575 (191181.504 + 0.87335 x 17.18 + 0.0664) to x = 191198: a trapezoid
+    # (4.919 + 1.425) / 2 x 4 m = 12.69 m2. The part outside lies on Groen, which allows no wonen.
+    decision = whemedreef_decision(whemedreef, box(191186, 441524, 191198, 441528), 12.0)
+    assert decision["verdict"] == "non-compliant"
+    plane = result(decision, "within-building-plane")
+    assert (plane["verdict"], plane["measured"], plane["limit"]) == ("fail", {"value": 12.69, "unit": "m2"}, {"value": 0, "unit": "m2"})
+    assert shape(plane["evidence"]).area == pytest.approx(12.69, abs=0.01)
+    assert shape(plane["evidence"]).bounds[2] == pytest.approx(191198)
+    use = result(decision, "use-versus-zoning")
+    assert use["verdict"] == "fail" and "Groen" in use["explanation"]["en"]
+    assert result(decision, "max-height")["verdict"] == "pass"
 
 
 # -- every limit, at and beyond it (a zoning plan with every measurement) ---------------------------
