@@ -3,15 +3,23 @@
 
 - footprint: the union of the horizontal projections of the building elements (IfcBuildingElement
   and subtypes, but not footings and piles) in storeys whose elevation is >= 0, closed over gaps of
-  up to 1 cm, placed on the map by the model's georeference (see ``ifc_georeference``).
+  up to 1 cm, placed on the map by the model's georeference (see ``ifc_georeference``: a map
+  conversion, else IfcSite RefLatitude/RefLongitude with TrueNorth, or an origin given with the model).
 - height: their highest point minus the ground level: storey elevation 0, lowered to
   IfcBuilding.ElevationOfTerrain where the model gives it with ElevationOfRefHeight.
+- eavesHeight: the eaves level minus the ground level: the foot of a sloped roof, the top of the
+  roof edge of a flat one (see ``ifc_eaves``); left out for a building without roof.
 - storeysAboveGround: the distinct elevations >= 0 of IfcBuildingStoreys that hold a space or an
   element other than roof parts; storey names are never read.
 - functions: per bestemmingshoofdgroep, the net floor area of the IfcSpaces (NetFloorArea of
   Qto_SpaceBaseQuantities in IFC4, of any IfcElementQuantity in IFC2x3; without one, the area of the
   space's projected geometry) and their GrossFloorArea (the net area where a space has none).
-  A space's function is read from its ObjectType, then its LongName (``SPACE_FUNCTIONS``).
+  A space's function is read from its ObjectType, then its LongName (``SPACE_FUNCTIONS``); an IFC4
+  PARKING space that names none is "verkeer": parking garages count as gross floor area, as Dutch
+  practice measures it. A space that is part of another IfcSpace (a parking space in a garage) adds
+  no area of its own, and spaces on the site outside the building (outdoor parking) none at all.
+- dwellings, parkingSpaces: counted from dwelling zones or spaces and from parking spaces as the
+  model states them (see ``ifc_counts``); left out where the model states nothing.
 - roofType: from IfcRoof PredefinedType (IFC4) or ShapeType (IFC2x3): FLAT_ROOF is flat, the
   sloped shapes pitched, any other shape other; a mix of flat and sloped roofs is other.
 """
@@ -33,6 +41,8 @@ import numpy as np
 import shapely
 from shapely.geometry.base import BaseGeometry
 
+from mims.permit_check.ifc_counts import dwellings, parking_spaces, part_of_space
+from mims.permit_check.ifc_eaves import eaves_level, is_roof, is_superstructure
 from mims.permit_check.ifc_georeference import (
     Georeference,
     IFCError,
@@ -53,7 +63,6 @@ __all__ = ["SPACE_FUNCTIONS", "IFCError", "MissingGeoreference", "Origin", "read
 GROUND_TOLERANCE = 0.001  # m: a storey at -0.5 mm is at ground level
 GAP = 0.01  # m: gaps between elements closed in the footprint
 EXCLUDED = ("IfcFooting", "IfcPile")  # substructure: below ground, wider than the building
-ROOF_PARTS = ("IfcRoof", "IfcRailing", "IfcChimney")
 FLAT = {"FLAT_ROOF"}
 PITCHED = {"SHED_ROOF", "GABLE_ROOF", "HIP_ROOF", "HIPPED_GABLE_ROOF", "GAMBREL_ROOF", "MANSARD_ROOF",
            "BUTTERFLY_ROOF", "PAVILION_ROOF"}
@@ -147,11 +156,19 @@ def _plan(model: ifcopenshell.file, building: ifcopenshell.entity_instance, plac
     check_in_rd(footprint, place.source, "the georeference places the building outside the Netherlands "
                 "(EPSG:28992's area of use): correct it, or supply the origin", MissingGeoreference)
     plan: dict[str, Any] = {"crs": RD_NEW, "footprint": footprint_geojson(footprint), "height": metres(height)}
+    roof = _roof_type(building)
+    eaves = eaves_level(elements, shapes, roof == "pitched")
+    if eaves is not None:
+        if eaves - ground < -GROUND_TOLERANCE:
+            raise IFCError(f"the eaves at {eaves:.3f} m lie below the ground level {ground:.3f} m", where)
+        plan["eavesHeight"] = metres(max(eaves - ground, 0.0))
     plan["storeysAboveGround"] = _storeys(above, unit, building_z)
     functions = _functions(model, building)
     if functions:
         plan["functions"] = functions
-    roof = _roof_type(building)
+    for member, count in (("dwellings", dwellings(model, building)), ("parkingSpaces", parking_spaces(building))):
+        if count is not None:
+            plan[member] = count
     if roof:
         plan["roofType"] = roof
     if building.Name:
@@ -221,22 +238,15 @@ def _storeys(storeys: list[ifcopenshell.entity_instance], unit: float, building_
     levels = set()
     for storey in storeys:
         content = ifcopenshell.util.element.get_decomposition(storey)
-        if any(e.is_a("IfcSpace") or (_is_building_element(e) and not _roof_part(e)) for e in content):
+        if any(e.is_a("IfcSpace") or (_is_building_element(e) and not (is_roof(e) or is_superstructure(e)))
+               for e in content):
             levels.add(round(_elevation(storey, unit, building_z), 3))
     return len(levels)
 
 
-def _roof_part(element: ifcopenshell.entity_instance) -> bool:
-    if any(element.is_a(kind) for kind in ROOF_PARTS):
-        return True
-    decomposes = [rel.RelatingObject for rel in getattr(element, "Decomposes", [])]
-    kind = ifcopenshell.util.element.get_predefined_type(element)
-    return (element.is_a("IfcSlab") and kind == "ROOF") or (element.is_a("IfcCovering") and kind == "ROOFING") or any(
-        parent.is_a("IfcRoof") for parent in decomposes)
-
-
 def _functions(model: ifcopenshell.file, building: ifcopenshell.entity_instance) -> list[dict[str, Any]]:
-    spaces = [s for s in ifcopenshell.util.element.get_decomposition(building) if s.is_a("IfcSpace")]
+    spaces = [s for s in ifcopenshell.util.element.get_decomposition(building)
+              if s.is_a("IfcSpace") and not part_of_space(s)]
     area_unit = ifcopenshell.util.unit.calculate_unit_scale(model, "AREAUNIT")
     net: dict[str, float] = defaultdict(float)
     gross: dict[str, float] = defaultdict(float)
@@ -283,7 +293,8 @@ def _quantities(space: ifcopenshell.entity_instance) -> dict[str, float]:
 
 
 def space_function(space: ifcopenshell.entity_instance) -> str:
-    """The bestemmingshoofdgroep of an IfcSpace, from its ObjectType, then its LongName."""
+    """The bestemmingshoofdgroep of an IfcSpace, from its ObjectType, then its LongName; an IFC4
+    PARKING space that names none is "verkeer"."""
     names = [str(text) for text in (space.ObjectType, getattr(space, "LongName", None)) if text]
     for text in names:
         if text.strip().lower() in _CODES:
@@ -292,7 +303,7 @@ def space_function(space: ifcopenshell.entity_instance) -> str:
         for function, pattern in _PATTERNS:
             if pattern.search(text):
                 return function
-    return "overig"
+    return "verkeer" if getattr(space, "PredefinedType", None) == "PARKING" else "overig"
 
 
 def _roof_type(building: ifcopenshell.entity_instance) -> str | None:

@@ -1,16 +1,30 @@
 """Where an IFC model lies: its local engineering coordinates (metres) to EPSG:28992.
 
-Read from IfcMapConversion with its IfcProjectedCRS (IFC4), or from the ePSet_MapConversion and
-ePSet_ProjectedCRS property sets on IfcProject (IFC2x3, after the buildingSMART "User Guide for
-Geo-referencing in IFC"), or given as an origin (easting, northing, rotation) in EPSG:28992.
+Read, in this order, from:
+
+1. an origin (easting, northing, rotation) in EPSG:28992 given with the model;
+2. IfcMapConversion with its IfcProjectedCRS (IFC4), or the ePSet_MapConversion and
+   ePSet_ProjectedCRS property sets on IfcProject (IFC2x3, after the buildingSMART "User Guide for
+   Geo-referencing in IFC");
+3. IfcSite RefLatitude/RefLongitude (IfcCompoundPlaneAngleMeasure: degrees, minutes, seconds and
+   millionths of a second, all of one sign; WGS84 assumed): the site's placement origin lies at that
+   point, converted to EPSG:28992 with pyproj. The model's orientation is the main geometric
+   representation context's TrueNorth: the direction of true north in the model's x/y plane
+   (absent: the y axis). Grid north of EPSG:28992 differs from true north by the meridian
+   convergence (up to about 2 degrees in the Netherlands), so the direction of the model's x axis is
+   found by stepping 100 m along its true azimuth on the WGS84 ellipsoid and converting both ends;
+   the same step gives the projection's scale factor there. A point outside EPSG:28992's area of use
+   (such as the placeholder 0, 0) is refused. Lat/lon without a datum transformation grid is good to
+   about a metre, so a map conversion is preferred where the model has one.
+
+``Georeference.source`` says which of these placed the model (an IFC entity reference or ``origin``).
 
 Units: Eastings, Northings and OrthogonalHeight are in the map unit (IfcProjectedCRS.MapUnit, else
 the CRS's own unit). IFC4 defines Scale as the factor from project length units to map units (0.001
 for a model in millimetres on a map in metres); IFC4.3 moves units to MapUnit and keeps Scale for
 the combined scale factor (close to 1). Both readings are accepted where the model is unambiguous;
 any other Scale is refused rather than guessed, and so is a model context whose
-WorldCoordinateSystem is not the identity. IfcSite RefLatitude/RefLongitude are not used: they
-give no orientation to grid north and seldom the precision a permit check needs.
+WorldCoordinateSystem is not the identity.
 """
 
 from __future__ import annotations
@@ -24,13 +38,22 @@ import ifcopenshell.util.placement
 import ifcopenshell.util.unit
 import numpy as np
 import pyproj
+import shapely
 
-from mims.permit_check.plan_input import PlanInputError, epsg_code, horizontal_crs
+from mims.permit_check.plan_input import (
+    PlanInputError,
+    epsg_code,
+    horizontal_crs,
+    to_rd,
+)
 
 UNIT_RATIO_TOLERANCE = 0.01  # Scale within 1 % of the unit ratio, or of 1, says which reading applies
+AZIMUTH_STEP = 100.0  # m along the model's x axis, to find its direction and scale on the map
+WGS84 = pyproj.Geod(ellps="WGS84")
 
 HOW_TO_SUPPLY = ("Add an IfcMapConversion with an IfcProjectedCRS named EPSG:28992 (IFC4), or the "
                  "ePSet_MapConversion and ePSet_ProjectedCRS property sets on IfcProject (IFC2x3), or "
+                 "IfcSite RefLatitude and RefLongitude with the context's TrueNorth, or "
                  "supply the origin: the EPSG:28992 easting and northing of the model's origin in metres "
                  "and the rotation of its x axis from grid east in degrees, anticlockwise.")
 
@@ -74,10 +97,15 @@ def georeference(model: ifcopenshell.file, origin: Origin | None) -> Georeferenc
         return Georeference(easting, northing, math.radians(rotation), 1.0, 28992, "origin")
     _check_world_coordinate_system(model)
     project_unit = ifcopenshell.util.unit.calculate_unit_scale(model)
+    site = next((s for s in model.by_type("IfcSite") if s.RefLatitude and s.RefLongitude), None)
     if model.schema == "IFC2X3":
+        if site is not None and not _project_pset(model, "ePSet_MapConversion"):
+            return _from_site(model, site, project_unit)
         return _from_property_sets(model, project_unit)
     conversions = [c for c in model.by_type("IfcCoordinateOperation") if c.is_a("IfcMapConversion")]
     if not conversions:
+        if site is not None:
+            return _from_site(model, site, project_unit)
         raise MissingGeoreference("the model has no IfcMapConversion. " + HOW_TO_SUPPLY, "IfcMapConversion")
     conversion = conversions[0]
     where = f"#{conversion.id()}=IfcMapConversion"
@@ -103,10 +131,14 @@ def _check_world_coordinate_system(model: ifcopenshell.file) -> None:
                 f"#{placement.id()}=IfcAxis2Placement3D")
 
 
-def _from_property_sets(model: ifcopenshell.file, project_unit: float) -> Georeference:
+def _project_pset(model: ifcopenshell.file, name: str) -> dict | None:
     projects = model.by_type("IfcProject")
-    conversion = ifcopenshell.util.element.get_pset(projects[0], "ePSet_MapConversion") if projects else None
-    crs = ifcopenshell.util.element.get_pset(projects[0], "ePSet_ProjectedCRS") if projects else None
+    return ifcopenshell.util.element.get_pset(projects[0], name) if projects else None
+
+
+def _from_property_sets(model: ifcopenshell.file, project_unit: float) -> Georeference:
+    conversion = _project_pset(model, "ePSet_MapConversion")
+    crs = _project_pset(model, "ePSet_ProjectedCRS")
     if not conversion:
         raise MissingGeoreference("the IFC2x3 model has no ePSet_MapConversion on IfcProject (IFC2x3 has "
                                   "no IfcMapConversion). " + HOW_TO_SUPPLY, "IfcProject.ePSet_MapConversion")
@@ -133,6 +165,54 @@ def _build(eastings: float | None, northings: float | None, abscissa: float | No
             "factor close to 1; correct it, or supply the origin instead", f"{where}.Scale")
     return Georeference(float(eastings) * map_unit, float(northings) * map_unit, math.atan2(ordinate, abscissa),
                         factor, code, where)
+
+
+def _from_site(model: ifcopenshell.file, site: ifcopenshell.entity_instance, project_unit: float) -> Georeference:
+    """The site's placement origin at its RefLatitude/RefLongitude, the x axis turned by TrueNorth."""
+    where = f"#{site.id()}=IfcSite"
+    latitude = _decimal_degrees(site.RefLatitude, 90, f"{where}.RefLatitude")
+    longitude = _decimal_degrees(site.RefLongitude, 180, f"{where}.RefLongitude")
+    area = horizontal_crs(28992).area_of_use
+    if not (area.west <= longitude <= area.east and area.south <= latitude <= area.north):
+        raise MissingGeoreference(
+            f"RefLatitude {latitude:.6f}, RefLongitude {longitude:.6f} lie outside the Netherlands (EPSG:28992's "
+            "area of use): a placeholder, not the site's position. " + HOW_TO_SUPPLY, f"{where}.RefLatitude")
+    end_longitude, end_latitude, _ = WGS84.fwd(longitude, latitude, _x_axis_azimuth(model), AZIMUTH_STEP)
+    (e0, n0), (e1, n1) = to_rd(shapely.LineString([(longitude, latitude), (end_longitude, end_latitude)]),
+                               4326).coords
+    angle, scale = math.atan2(n1 - n0, e1 - e0), math.hypot(e1 - e0, n1 - n0) / AZIMUTH_STEP
+    x, y = (0.0, 0.0)
+    if site.ObjectPlacement is not None:
+        matrix = ifcopenshell.util.placement.get_local_placement(site.ObjectPlacement)
+        x, y = float(matrix[0, 3]) * project_unit, float(matrix[1, 3]) * project_unit
+    cos, sin = math.cos(angle) * scale, math.sin(angle) * scale
+    return Georeference(e0 - (cos * x - sin * y), n0 - (sin * x + cos * y), angle, scale, 28992,
+                        f"{where}.RefLatitude/RefLongitude")
+
+
+def _decimal_degrees(value: object, limit: float, where: str) -> float:
+    """An IfcCompoundPlaneAngleMeasure (degrees, minutes, seconds[, millionths of a second])."""
+    parts = list(value) if isinstance(value, (tuple, list)) else []
+    if not (3 <= len(parts) <= 4 and all(isinstance(p, int) for p in parts)
+            and (all(p >= 0 for p in parts) or all(p <= 0 for p in parts))
+            and all(abs(p) < 60 for p in parts[1:3]) and all(abs(p) < 1_000_000 for p in parts[3:])):
+        raise MissingGeoreference(f"{value!r} is not degrees, minutes, seconds and millionths of a second, "
+                                  "all of one sign", where)
+    degrees = parts[0] + parts[1] / 60 + parts[2] / 3600 + (parts[3] if len(parts) == 4 else 0) / 3.6e9
+    if abs(degrees) > limit:
+        raise MissingGeoreference(f"{degrees:.6f} degrees is out of range", where)
+    return degrees
+
+
+def _x_axis_azimuth(model: ifcopenshell.file) -> float:
+    """Degrees clockwise from true north to the model's x axis: the anticlockwise angle from the x
+    axis to TrueNorth (the y axis when the model context gives none)."""
+    contexts = sorted(model.by_type("IfcGeometricRepresentationContext", include_subtypes=False),
+                      key=lambda c: c.ContextType != "Model")
+    north = next((c.TrueNorth.DirectionRatios for c in contexts if c.TrueNorth is not None), (0.0, 1.0))
+    if math.hypot(north[0], north[1]) == 0:
+        raise MissingGeoreference("TrueNorth has no direction in the x/y plane", "TrueNorth")
+    return math.degrees(math.atan2(north[1], north[0]))
 
 
 def _crs(name: object, where: str) -> int:
