@@ -2,7 +2,9 @@
 parcels into the digital twin (the context MIM, over HTTP).
 
 `check` exits 0 when the plan complies or cannot be decided, 1 when it does not comply, and 2
-when the plan, the municipality or the twin is unusable. The `oup` command loads this module by
+when the plan, the municipality or the twin is unusable (the imports exit 2 likewise). Towards a
+context MIM that checks tokens itself, each command obtains client-credentials tokens with the
+permit check's client (``--client-id`` etc. or the settings). The `oup` command loads this module by
 its import path (see ``mims.cli.services``) only when it is run.
 """
 
@@ -13,8 +15,8 @@ import json
 from pathlib import Path
 from typing import Annotated, Any
 
-import httpx
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -23,6 +25,7 @@ from mims.kit.problems import ProblemError
 from mims.permit_check import checks, twin
 from mims.permit_check.imro import read_plan as read_zoning_plan
 from mims.permit_check.service import SPEC
+from mims.permit_check.settings import PermitCheckSettings
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -32,10 +35,25 @@ VERDICT_STYLE = {"pass": "green", "fail": "bold red", "not-applicable": "dim", "
 
 ContextUrl = Annotated[str | None, typer.Option(
     help="The context MIM's base URL [default: OUP_PERMIT_CHECK_CONTEXT_URL, else http://127.0.0.1:8002]")]
+ClientId = Annotated[str | None, typer.Option(
+    help="The permit check's client at the identity MIM, for a context MIM that checks tokens itself "
+         "[default: OUP_PERMIT_CHECK_CLIENT_ID, else no token]")]
+ClientSecret = Annotated[str | None, typer.Option(
+    help="Its secret (better in the environment) [default: OUP_PERMIT_CHECK_CLIENT_SECRET]")]
+TokenUrl = Annotated[str | None, typer.Option(
+    help="The identity MIM's token endpoint [default: OUP_PERMIT_CHECK_TOKEN_URL]")]
 
 
-def _context_url(given: str | None) -> str:
-    return given or SPEC.settings().context_url
+def _settings(context_url: str | None, client_id: str | None, client_secret: str | None,
+              token_url: str | None) -> PermitCheckSettings:
+    """The settings with the options given on top."""
+    given = {"context_url": context_url, "client_id": client_id, "client_secret": client_secret, "token_url": token_url}
+    try:
+        settings = SPEC.settings(**{name: value for name, value in given.items() if value is not None})
+    except ValidationError as error:
+        raise typer.BadParameter("; ".join(e["msg"] for e in error.errors())) from None
+    assert isinstance(settings, PermitCheckSettings)
+    return settings
 
 
 def _console() -> Console:
@@ -62,16 +80,20 @@ def check(
         help="IFC without georeference: easting,northing[,rotation] in EPSG:28992")] = None,
     lang: Annotated[str, typer.Option(help="Language of the explanations: nl or en")] = "en",
     as_json: Annotated[bool, typer.Option("--json", help="Print the permit-decision document instead")] = False,
+    client_id: ClientId = None,
+    client_secret: ClientSecret = None,
+    token_url: TokenUrl = None,
 ) -> None:
     """Check a building plan against the zoning in the digital twin and print the verdict per rule."""
     if lang not in ("nl", "en"):
         raise typer.BadParameter("nl or en", param_hint="--lang")
     body = plan.read_bytes()
+    settings = _settings(context_url, client_id, client_secret, token_url)
     try:
         ruleset = checks.ruleset_of(municipality)
         kind = checks.IFC if plan.suffix.lower() == ".ifc" else checks.input_format("application/json", body)
         document = checks.read_plan(kind, body, crs=crs, object_id=object, origin=_origin(origin))
-        decision = asyncio.run(_check(_context_url(context_url), document, ruleset))
+        decision = asyncio.run(_check(settings, document, ruleset))
     except ProblemError as error:
         raise _fail(error) from None
     console = _console()
@@ -82,9 +104,9 @@ def check(
     raise typer.Exit(1 if decision["verdict"] == "non-compliant" else 0)
 
 
-async def _check(context_url: str, plan: dict[str, Any], ruleset: dict[str, Any]) -> dict[str, Any]:
-    async with httpx.AsyncClient(timeout=SPEC.settings().context_timeout) as client:
-        return (await checks.check_plan(client, context_url, plan, ruleset)).decision
+async def _check(settings: PermitCheckSettings, plan: dict[str, Any], ruleset: dict[str, Any]) -> dict[str, Any]:
+    async with twin.twin_client(settings, twin.READ) as client:
+        return (await checks.check_plan(client, settings.context_url, plan, ruleset)).decision
 
 
 def _origin(text: str | None) -> tuple[float, float, float] | None:
@@ -135,40 +157,62 @@ def import_zoning(
     status: Annotated[str | None, typer.Option(
         help=f"Record the plan with this planstatus instead of its own ({', '.join(STATUSES)}); only plans "
              "vastgesteld or geconsolideerd count in checks, so a demo may import a draft as adopted")] = None,
+    client_id: ClientId = None,
+    client_secret: ClientSecret = None,
+    token_url: TokenUrl = None,
 ) -> None:
-    """Import an IMRO2012 zoning plan into the digital twin as NGSI-LD entities."""
+    """Import an IMRO2012 zoning plan into the digital twin as NGSI-LD entities.
+
+    A plan imported before is replaced: features it had that this file lacks are removed (after
+    the new ones are written). The client needs the scopes context:read and context:write.
+    """
     if status is not None and status not in STATUSES:
         raise typer.BadParameter(f"one of {', '.join(STATUSES)}", param_hint="--status")
+    settings = _settings(context_url, client_id, client_secret, token_url)
     try:
         plan = read_zoning_plan(gml)
         if status is not None:
             plan["status"] = status
         entities = twin.plan_entities(plan)
-        asyncio.run(_publish(_context_url(context_url), entities))
+        changes = asyncio.run(_publish_plan(settings, entities))
     except ProblemError as error:
         raise _fail(error) from None
     _console().print(f"Imported {escape(plan['id'])} ({escape(plan['name'])}, {plan.get('status')}): "
-                     f"{len(entities) - 1} zoning features; {len(plan.get('unmapped', []))} unmapped items.")
+                     f"{len(entities) - 1} zoning features ({changes.added} added, {changes.updated} updated, "
+                     f"{changes.removed} removed); {len(plan.get('unmapped', []))} unmapped items.")
 
 
 @app.command("import-parcels")
 def import_parcels(
     geojson: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="BRK parcels, GeoJSON in EPSG:28992")],
     context_url: ContextUrl = None,
+    client_id: ClientId = None,
+    client_secret: ClientSecret = None,
+    token_url: TokenUrl = None,
 ) -> None:
-    """Import cadastral parcels into the digital twin as NGSI-LD entities."""
+    """Import cadastral parcels into the digital twin as NGSI-LD entities.
+
+    Additive: a file may hold part of the parcels, so parcels in the twin that it lacks stay.
+    The client needs the scope context:write.
+    """
     try:
         collection = json.loads(geojson.read_text("utf-8"))
     except (ValueError, UnicodeDecodeError) as error:
         raise typer.BadParameter(f"not JSON: {error}", param_hint="GEOJSON") from None
+    settings = _settings(context_url, client_id, client_secret, token_url)
     try:
         entities = twin.parcel_entities(collection)
-        asyncio.run(_publish(_context_url(context_url), entities))
+        asyncio.run(_publish(settings, entities))
     except ProblemError as error:
         raise _fail(error) from None
     _console().print(f"Imported {len(entities)} parcels.")
 
 
-async def _publish(context_url: str, entities: list[dict[str, Any]]) -> None:
-    async with httpx.AsyncClient(timeout=SPEC.settings().context_timeout) as client:
-        await twin.publish(client, context_url, entities)
+async def _publish(settings: PermitCheckSettings, entities: list[dict[str, Any]]) -> None:
+    async with twin.twin_client(settings, twin.WRITE) as client:
+        await twin.publish(client, settings.context_url, entities)
+
+
+async def _publish_plan(settings: PermitCheckSettings, entities: list[dict[str, Any]]) -> twin.PlanChanges:
+    async with twin.twin_client(settings, f"{twin.READ} {twin.WRITE}") as client:
+        return await twin.publish_plan(client, settings.context_url, entities)

@@ -9,7 +9,6 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Annotated
 
-import httpx
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
@@ -17,7 +16,7 @@ import ppi_schemas
 from mims.kit.auth import require_scopes
 from mims.kit.errors import OrjsonResponse, status_problem
 from mims.kit.problems import ProblemError, ProblemItem
-from mims.permit_check import checks, report
+from mims.permit_check import checks, report, twin
 from mims.permit_check.checks_storage import SqlCheckStore, new_id
 from mims.permit_check.rules import BUILDING_PLAN
 
@@ -30,8 +29,9 @@ router = APIRouter(prefix="/v1/checks", tags=["checks"], dependencies=[Depends(r
 
 @asynccontextmanager
 async def http_client(app: FastAPI) -> AsyncIterator[None]:
-    """One HTTP client (with its connection pool) for the app's requests to the digital twin."""
-    async with httpx.AsyncClient(timeout=app.state.settings.context_timeout) as client:
+    """One HTTP client (with its connection pool) for the app's requests to the digital twin,
+    with access tokens for reading it when the settings name the permit check's client."""
+    async with twin.twin_client(app.state.settings, twin.READ) as client:
         app.state.http = client
         yield
 

@@ -6,12 +6,20 @@ The importer writes them as NGSI-LD entities (``twin_entities``) with Batch Enti
 type, and footprints of any size fit in its body), all over HTTP: the permit check shares no
 database with the broker. ``context_url`` is the broker's base
 URL (or the gateway's), without ``/ngsi-ld/v1``; headers such as ``Authorization`` or
-``NGSILD-Tenant`` are the ``client``'s own.
+``NGSILD-Tenant`` are the ``client``'s own (``twin_client`` gives one with client-credentials
+tokens for a broker that checks them itself).
+
+A re-imported zoning plan replaces the old one (``publish_plan``): its features are upserted
+first, then those of the plan that the new import no longer has, found with a Query on their
+``refZoningPlan`` (its inline @context ``{"oup": ...}`` lets q name it, nothing is fetched), are
+removed with Batch Entity Delete (clause 6.17).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -19,9 +27,13 @@ import shapely
 from shapely.geometry import MultiPolygon, Polygon, mapping, shape
 from shapely.geometry.base import BaseGeometry
 
+from mims.kit.auth.client_credentials import TokenRequestFailed, client_credentials_client
 from mims.kit.problems import ProblemError, ProblemItem
+from mims.permit_check.settings import PermitCheckSettings
 from mims.permit_check.twin_entities import (
+    OUP,
     PARCEL,
+    TERMS,
     ZONING_FEATURE_TYPES,
     ZONING_PLAN,
     entity_id,
@@ -34,11 +46,15 @@ from mims.permit_check.twin_entities import (
     type_iri,
 )
 
-__all__ = ["parcel_entities", "plan_entities", "publish", "zoning_at", "zoning_plans"]
+__all__ = ["PlanChanges", "parcel_entities", "plan_entities", "publish", "publish_plan", "twin_client", "zoning_at",
+           "zoning_plans"]
 
 API = "/ngsi-ld/v1"
 BATCH_SIZE = 200
-"""Entities per upsert request."""
+"""Entities per upsert or delete request."""
+READ, WRITE = "context:read", "context:write"
+"""The context MIM's scopes: to query, and to upsert or delete."""
+CREDENTIAL_SETTINGS = "OUP_PERMIT_CHECK_CLIENT_ID, OUP_PERMIT_CHECK_CLIENT_SECRET and OUP_PERMIT_CHECK_TOKEN_URL"
 PAGE_SIZE = 1000
 """Entities asked for per query page; halved while the broker answers that it is over its maximum."""
 SEARCH_BUFFER = 0.5
@@ -47,17 +63,33 @@ the difference between straight edges in RD and in WGS84; candidates are then de
 in EPSG:28992."""
 
 
-async def publish(client: httpx.AsyncClient, context_url: str, entities: Sequence[Mapping[str, Any]]) -> None:
-    """Create or replace ``entities`` in the broker, ``BATCH_SIZE`` at a time.
+def twin_client(settings: PermitCheckSettings, scope: str) -> httpx.AsyncClient:
+    """An HTTP client for the twin; with the settings' client credentials, its requests carry
+    access tokens for ``scope`` (space-separated)."""
+    if not settings.has_credentials:
+        return httpx.AsyncClient(timeout=settings.context_timeout)
+    assert settings.client_id and settings.client_secret and settings.token_url
+    return client_credentials_client(token_url=settings.token_url, client_id=settings.client_id,
+                                     client_secret=settings.client_secret.get_secret_value(), scope=scope,
+                                     timeout=settings.context_timeout)
+
+
+async def publish(client: httpx.AsyncClient, context_url: str, entities: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Create or replace ``entities`` in the broker, ``BATCH_SIZE`` at a time; the ids of those
+    it created.
 
     A batch the broker does not take in full raises ProblemError 502 naming each refused entity
     and why; batches sent before stay written (upsert again to complete).
     """
     url = f"{context_url.rstrip('/')}{API}/entityOperations/upsert"
+    created: list[str] = []
     for start in range(0, len(entities), BATCH_SIZE):
         batch = list(entities[start:start + BATCH_SIZE])
         response = await _send(client, "POST", url, json=batch, headers={"Content-Type": "application/json"})
-        if response.status_code in (201, 204):
+        if response.status_code == 201:
+            created += response.json() if response.content else []
+            continue
+        if response.status_code == 204:
             continue
         if response.status_code != 207:
             raise _upstream(url, response)
@@ -71,16 +103,70 @@ async def publish(client: httpx.AsyncClient, context_url: str, entities: Sequenc
                    + (f", first {refused[0].detail}" if refused else ""),
             errors=refused,
         )
+    return created
+
+
+@dataclass(frozen=True)
+class PlanChanges:
+    """What re-importing a zoning plan did to its features in the twin."""
+
+    added: int
+    updated: int
+    removed: int
+
+
+async def publish_plan(client: httpx.AsyncClient, context_url: str, entities: Sequence[Mapping[str, Any]]) -> PlanChanges:
+    """Make the twin hold exactly this plan (``plan_entities``: the plan, then its features).
+
+    The entities are upserted first; only then are the plan's features that ``entities`` lacks
+    deleted, so a failure half-way leaves old and new features, never fewer than either.
+    """
+    plan_id = entities[0]["id"]
+    if entities[0]["type"] != type_iri(ZONING_PLAN):
+        raise ValueError(f"the first entity must be the ZoningPlan, not {plan_id}")
+    created = set(await publish(client, context_url, entities))
+    features = {entity["id"] for entity in entities[1:]}
+    stale = sorted(set(await _plan_feature_ids(client, context_url, plan_id)) - features)
+    await _delete(client, context_url, stale)
+    added = len(features & created)
+    return PlanChanges(added=added, updated=len(features) - added, removed=len(stale))
+
+
+async def _plan_feature_ids(client: httpx.AsyncClient, context_url: str, plan_id: str) -> list[str]:
+    """The ids of the zoning features whose ``refZoningPlan`` is ``plan_id``."""
+    query = {"type": "Query", "entities": [{"type": type_iri(name)} for name in ZONING_FEATURE_TYPES],
+             "q": f"oup:refZoningPlan=={json.dumps(plan_id)}", "@context": [{"oup": OUP}]}
+    return [entity["id"] for entity in await _query(client, context_url, query, pick="id")]
+
+
+async def _delete(client: httpx.AsyncClient, context_url: str, ids: Sequence[str]) -> None:
+    """Delete entities, ``BATCH_SIZE`` at a time; those already gone count as deleted."""
+    url = f"{context_url.rstrip('/')}{API}/entityOperations/delete"
+    for start in range(0, len(ids), BATCH_SIZE):
+        batch = list(ids[start:start + BATCH_SIZE])
+        response = await _send(client, "POST", url, json=batch, headers={"Content-Type": "application/json"})
+        if response.status_code == 204:
+            continue
+        if response.status_code != 207:
+            raise _upstream(url, response)
+        failed = [e for e in response.json().get("errors", []) if "ResourceNotFound" not in str((e.get("error") or {}).get("type"))]
+        if failed:
+            raise ProblemError(status=502, title="The digital twin did not delete entities",
+                               detail=f"{url} did not delete {len(failed)} of {len(batch)} entities, first "
+                                      f"{failed[0].get('entityId')}: {_reason(failed[0].get('error'))}")
 
 
 async def zoning_at(
-    client: httpx.AsyncClient, context_url: str, footprint_rd: Mapping[str, Any] | BaseGeometry
+    client: httpx.AsyncClient, context_url: str, footprint_rd: Mapping[str, Any] | BaseGeometry,
+    statuses: dict[str, str | None] | None = None,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """The zoning-plan@1.0.0 features and the parcels ``{reference, geometry}`` that intersect a
     footprint (GeoJSON Polygon or MultiPolygon in EPSG:28992), geometries in EPSG:28992.
 
     Features of every plan in the twin are returned, whatever its status; each cites its plan
-    (``cites.plan``, see ``zoning_plans`` for the plan's status).
+    (``cites.plan``, see ``zoning_plans`` for the plan's status). ``statuses``, when given, gets
+    the planstatus the found features' entities record, by plan idn: None where they lack one or
+    disagree (a re-import under way), so that ``zoning_plans`` is asked only for those plans.
     """
     footprint = _footprint(footprint_rd)
     area = to_wgs84(footprint.buffer(SEARCH_BUFFER).simplify(SEARCH_BUFFER / 2))
@@ -91,6 +177,9 @@ async def zoning_at(
         found = parcel_of(entity) if entity["type"] == type_iri(PARCEL) else feature_of(entity)
         if footprint.intersects(shape(found["geometry"])):
             (parcels if entity["type"] == type_iri(PARCEL) else features).append(found)
+            if statuses is not None and entity["type"] != type_iri(PARCEL):
+                status, plan = (entity.get(TERMS["status"]) or {}).get("value"), found["cites"]["plan"]
+                statuses[plan] = status if statuses.get(plan, status) == status else None
     return features, parcels
 
 
@@ -104,14 +193,16 @@ async def zoning_plans(client: httpx.AsyncClient, context_url: str, plan_ids: It
     return {plan["id"]: plan for plan in plans}
 
 
-async def _query(client: httpx.AsyncClient, context_url: str, query: dict[str, Any]) -> list[dict[str, Any]]:
-    """Every entity a Query selects (normalized form, without ``location``), page by page."""
+async def _query(client: httpx.AsyncClient, context_url: str, query: dict[str, Any], pick: str | None = None) -> list[dict[str, Any]]:
+    """Every entity a Query selects (normalized form, without ``location``; with only the ``pick``
+    attributes when given), page by page. A Query with an ``@context`` goes as JSON-LD."""
     url = f"{context_url.rstrip('/')}{API}/entityOperations/query"
     found: list[dict[str, Any]] = []
     limit = PAGE_SIZE
     while True:
-        params = {"limit": str(limit), "offset": str(len(found)), "omit": "location"}
-        response = await _send(client, "POST", url, params=params, json=query, headers={"Accept": "application/json"})
+        params = {"limit": str(limit), "offset": str(len(found)), **({"pick": pick} if pick else {"omit": "location"})}
+        media_type = "application/ld+json" if "@context" in query else "application/json"
+        response = await _send(client, "POST", url, params=params, json=query, headers={"Accept": "application/json", "Content-Type": media_type})
         if response.status_code == 403 and limit > 1 and "TooManyResults" in response.text:
             limit //= 2
             continue
@@ -145,6 +236,11 @@ async def _send(client: httpx.AsyncClient, method: str, url: str, **kwargs: Any)
     except httpx.HTTPError as error:
         raise TwinUnreachable(status=502, title="The digital twin is unreachable",
                               detail=f"{method} {url} failed: {type(error).__name__} {error}".strip()) from None
+    except TokenRequestFailed as error:
+        title = "The token endpoint refused the permit check's credentials" if error.error else "The token endpoint gave no access token"
+        raise ProblemError(status=502, title=title,
+                           detail=f"{error.token_url} gave client {error.client_id!r} no access token ({error.reason}); "
+                                  f"check {CREDENTIAL_SETTINGS}") from None
 
 
 def _upstream(url: str, response: httpx.Response) -> ProblemError:
@@ -152,6 +248,12 @@ def _upstream(url: str, response: httpx.Response) -> ProblemError:
         body = response.json()
     except ValueError:
         body = response.text[:300]
+    if response.status_code in (401, 403):
+        scope = READ if url.endswith("/query") else WRITE
+        sent = "its token" if "authorization" in response.request.headers else "no token (no client credentials set)"
+        return ProblemError(status=502, title="The digital twin refused the permit check's credentials",
+                            detail=f"{url} answered {response.status_code} to {sent}: {_reason(body)}; set "
+                                   f"{CREDENTIAL_SETTINGS} to a client of the identity MIM with the scope {scope}")
     return ProblemError(status=502, title="The digital twin answered with an error",
                         detail=f"{url} answered {response.status_code}: {_reason(body)}")
 

@@ -7,7 +7,8 @@ Entity types (``oup:`` is ``https://w3id.org/oup/vocab#``, the vocabulary of the
 * ``oup:ZoningArea`` (enkelbestemming, dubbelbestemming), ``oup:BuildingPlane`` (bouwvlak),
   ``oup:ZoningIndication`` (bouwaanduiding, functieaanduiding, gebiedsaanduiding and the other
   aanduidingen), ``oup:ZoningMeasurement`` (maatvoering): ``urn:ngsi-ld:<Type>:<idn>:<gml id>``,
-  each a zoning-plan@1.0.0 feature, with the plan's status and a ``refZoningPlan`` Relationship;
+  each a zoning-plan@1.0.0 feature, with the plan's status and a ``refZoningPlan`` Relationship
+  (by which a re-import finds the features the new plan no longer has);
 * ``oup:Parcel`` ``urn:ngsi-ld:Parcel:<kadastrale aanduiding>``, e.g. ``RTD04-AH-569``.
 
 @context: none of our own. Every type and attribute name is a full IRI, so the NGSI-LD core

@@ -1,21 +1,37 @@
 """`oup permit`: import a zoning plan and parcels into a served context MIM, then check plans
-from files against them; and how `oup up` wires the permit check to the context MIM and the gateway."""
+from files against them; and how `oup up` wires the permit check to the context MIM and the gateway.
+
+Towards a context MIM that checks tokens itself (auth required, trusting a served identity MIM),
+the commands and the service obtain client-credentials tokens; without credentials, or with a
+wrong secret, they say what was refused and what to set."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 from collections.abc import Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
+from lxml import etree
 from typer.testing import CliRunner
 
 from mims.cli import app
 from mims.cli.services import SERVICES
 from mims.cli.supervisor import Supervisor
 from mims.context.service import create_app as create_context
+from mims.identity.clients import register_client
+from mims.identity.service import SPEC as IDENTITY
+from mims.identity.service import create_app as create_identity
+from mims.identity.settings import PLATFORM_SCOPES
+from mims.identity.storage import SqlClientStore
+from mims.kit import storage
 from mims.permit_check.service import SPEC
+from mims.permit_check.service import create_app as create_permit_check
 from tests.permit_check.test_permit_check_api import BLOCK, parcels, plan
 from tests.permit_check.test_permit_check_cityjson import box as cityjson_box
 from tests.serving import closed_port, free_port, served
@@ -105,3 +121,105 @@ def test_up_gives_the_permit_check_the_context_url_and_the_gateway_the_permit_ch
     settings = SPEC.settings()
     assert settings.context_url == "http://127.0.0.1:8102" and str(settings.public_url).startswith("http://127.0.0.1:8100")
     assert settings.port == 8004
+
+
+# -- a context MIM that checks tokens itself ---------------------------------------------------------
+
+SPIJKENISSE = DATA / "NL.IMRO.1930.BPRaadhuislaanSP-1001.gml"
+HEIGHT_24 = "NL.IMRO.a8b3ec51eea648adaa250900a85db786"
+
+
+@dataclass(frozen=True)
+class SecuredTwin:
+    context_url: str
+    token_url: str
+    secret: str
+
+    def credentials(self, secret: str | None = None) -> list[str]:
+        return ["--context-url", self.context_url, "--client-id", "permit-check",
+                "--client-secret", secret or self.secret, "--token-url", self.token_url]
+
+
+async def register_permit_check(database_url: str) -> str:
+    engine = storage.create_engine(database_url)
+    try:
+        await storage.migrate(engine, IDENTITY.name, IDENTITY.migrations)
+        registration = await register_client(SqlClientStore(engine), name="permit-check", client_id="permit-check",
+                                             scopes=["context:read", "context:write"], platform_scopes=PLATFORM_SCOPES)
+        assert registration.client_secret is not None
+        return registration.client_secret
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def secured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecuredTwin]:
+    """An identity MIM knowing the client permit-check, and a context MIM with auth required."""
+    folder = tmp_path_factory.mktemp("secured")
+    database = storage.default_database_url("identity", folder / "identity")
+    secret = asyncio.run(register_permit_check(database))
+    port = free_port()
+    issuer = f"http://127.0.0.1:{port}"
+    with ExitStack() as stack:
+        stack.enter_context(served(create_identity(data_dir=folder / "identity", database_url=database, issuer=issuer), port))
+        context = stack.enter_context(served(create_context(
+            data_dir=folder / "context", jsonld_remote=False, auth="required", jwks_url=f"{issuer}/jwks", issuers=[issuer]),
+            free_port()))
+        yield SecuredTwin(context, f"{issuer}/token", secret)
+
+
+def service_check(tmp_path: Path, twin: SecuredTwin, **credentials: str) -> httpx.Response:
+    app = create_permit_check(data_dir=tmp_path / "permit", context_url=twin.context_url, **credentials)
+    with served(app, free_port()) as url:
+        return httpx.post(f"{url}/v1/checks", json=plan(height=30.0), timeout=30)
+
+
+def test_imports_and_checks_with_client_credentials(secured: SecuredTwin, tmp_path: Path) -> None:
+    (tmp_path / "parcels.geojson").write_text(json.dumps(parcels()))
+    zoning = runner.invoke(app, ["permit", "import-zoning", str(SPIJKENISSE), "--status", "vastgesteld", *secured.credentials()])
+    assert zoning.exit_code == 0, zoning.output
+    lots = runner.invoke(app, ["permit", "import-parcels", str(tmp_path / "parcels.geojson"), *secured.credentials()])
+    assert lots.exit_code == 0 and "Imported 1 parcels" in lots.output, lots.output
+
+    checked = runner.invoke(app, ["permit", "check", write(tmp_path, "plan.json", plan(height=30.0)), *secured.credentials()])
+    assert checked.exit_code == 0 and "Verdict: compliant" in checked.output, checked.output
+    response = service_check(tmp_path, secured, client_id="permit-check", client_secret=secured.secret,
+                             token_url=secured.token_url)
+    assert response.status_code == 201, response.text
+    assert response.json()["verdict"] == "compliant"
+
+    # the plan again without one of its maatvoeringen: that one goes, the other seven stay
+    tree = etree.parse(SPIJKENISSE)
+    [element] = tree.xpath("//*[@gml:id=$id]", id=HEIGHT_24, namespaces={"gml": "http://www.opengis.net/gml/3.2"})
+    element.getparent().getparent().remove(element.getparent())
+    tree.write(tmp_path / "trimmed.gml")
+    again = runner.invoke(app, ["permit", "import-zoning", str(tmp_path / "trimmed.gml"), "--status", "vastgesteld",
+                                *secured.credentials()])
+    assert again.exit_code == 0, again.output
+    assert "7 zoning features (0 added, 7 updated, 1 removed)" in again.output
+
+
+def test_without_credentials_the_refusal_says_what_to_set(secured: SecuredTwin, tmp_path: Path) -> None:
+    response = service_check(tmp_path, secured)
+    assert response.status_code == 502, response.text
+    detail = response.json()["detail"]
+    assert "refused the permit check's credentials" in response.json()["title"]
+    assert "401" in detail and "OUP_PERMIT_CHECK_CLIENT_ID" in detail and "context:read" in detail
+
+    checked = runner.invoke(app, ["permit", "check", write(tmp_path, "plan.json", plan()), "--context-url", secured.context_url])
+    assert checked.exit_code == 2 and "refused the permit check's credentials" in checked.output, checked.output
+    assert "OUP_PERMIT_CHECK_TOKEN_URL" in checked.output
+    imported = runner.invoke(app, ["permit", "import-zoning", str(SPIJKENISSE), "--context-url", secured.context_url])
+    assert imported.exit_code == 2 and "context:write" in imported.output, imported.output
+
+
+def test_a_wrong_secret_names_the_token_endpoint(secured: SecuredTwin, tmp_path: Path) -> None:
+    checked = runner.invoke(app, ["permit", "check", write(tmp_path, "plan.json", plan()), *secured.credentials("wrong")])
+    assert checked.exit_code == 2, checked.output
+    assert secured.token_url in checked.output and "invalid_client" in checked.output
+    response = service_check(tmp_path, secured, client_id="permit-check", client_secret="wrong", token_url=secured.token_url)
+    assert response.status_code == 502 and secured.token_url in response.json()["detail"], response.text
+
+    partial = runner.invoke(app, ["permit", "check", write(tmp_path, "plan.json", plan()), "--client-id", "permit-check",
+                                  "--context-url", secured.context_url])
+    assert partial.exit_code == 2 and "OUP_PERMIT_CHECK_CLIENT_SECRET" in partial.output, partial.output

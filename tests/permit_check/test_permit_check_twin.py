@@ -26,7 +26,7 @@ from mims.context.service import create_app as create_context
 from mims.kit.problems import ProblemError
 from mims.permit_check import twin
 from mims.permit_check.imro import read_plan
-from mims.permit_check.twin_entities import TERMS, type_iri
+from mims.permit_check.twin_entities import TERMS, feature_of, type_iri
 from tests.serving import closed_port, free_port, served
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -212,16 +212,83 @@ def test_reimporting_a_plan_changes_nothing(broker: str) -> None:
             assert response.status_code == 200
             return response.json()
 
-    async def reimport() -> None:
+    async def reimport() -> twin.PlanChanges:
         async with httpx.AsyncClient(timeout=30) as client:
-            await twin.publish(client, broker, twin.plan_entities(read_plan(DATA / "NL.IMRO.1930.BPRaadhuislaanSP-1001.gml")))
+            return await twin.publish_plan(client, broker, twin.plan_entities(read_plan(DATA / "NL.IMRO.1930.BPRaadhuislaanSP-1001.gml")))
 
     before = run(state())
-    run(reimport())
+    assert run(reimport()) == twin.PlanChanges(added=0, updated=len(SPIJKENISSE["features"]), removed=0)
     after = run(state())
     assert len(before) == 1 + len(SPIJKENISSE["features"])
     assert after == before  # modifiedAt included: nothing was rewritten
     assert sorted(f["id"] for f in run(zoning_at(broker, IN_PLANE))[0]) == sorted([PLANE, HEIGHT_24, GD_1, WR_A3])
+
+
+def reimported(plan_id: str) -> dict[str, Any]:
+    """The Stadsdriehoek example under another idn, for re-importing changed versions of it."""
+    plan = copy.deepcopy(STADSDRIEHOEK)
+    plan["id"] = plan_id
+    for found in plan["features"]:
+        found["cites"]["plan"] = plan_id
+    return plan
+
+
+def without(plan: dict[str, Any], *feature_ids: str) -> dict[str, Any]:
+    return {**plan, "features": [f for f in plan["features"] if f["id"] not in feature_ids]}
+
+
+def stored_features(url: str, plan_id: str) -> dict[str, dict[str, Any]]:
+    """The zoning features of a plan the twin holds, by feature id (read with GET /entities)."""
+    async def read() -> list[dict[str, Any]]:
+        async with httpx.AsyncClient(timeout=30) as client:
+            response = await client.get(f"{url}/ngsi-ld/v1/entities", params={
+                "idPattern": f"^urn:ngsi-ld:[A-Za-z]+:{plan_id.replace('.', '[.]')}:.*", "limit": "100"})
+            assert response.status_code == 200, response.text
+            return response.json()
+
+    return {found["id"]: found for found in map(feature_of, run(read()))}
+
+
+def publish_plan(url: str, entities: list[dict[str, Any]]) -> twin.PlanChanges:
+    async def publish() -> twin.PlanChanges:
+        async with httpx.AsyncClient(timeout=30) as client:
+            return await twin.publish_plan(client, url, entities)
+
+    return run(publish())
+
+
+ARCHAEOLOGY, RETAIL, FLAT_ROOF, HEIGHTS = ("NL.IMRO.0599.DB-waarde-archeologie", "NL.IMRO.0599.FA-detailhandel",
+                                           "NL.IMRO.0599.BA-platdak", "NL.IMRO.0599.MV-1")
+
+
+def test_a_reimported_plan_leaves_exactly_its_new_features(broker: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(twin, "BATCH_SIZE", 2)  # upserts and deletes in several batches
+    first = reimported("NL.IMRO.0599.BP1059Reimport-va01")
+    assert publish_plan(broker, twin.plan_entities(first)) == twin.PlanChanges(added=6, updated=0, removed=0)
+    assert stored_features(broker, first["id"]) == {f["id"]: f for f in first["features"]}
+
+    second = without(first, ARCHAEOLOGY, RETAIL, FLAT_ROOF)
+    second["features"] = copy.deepcopy(second["features"])
+    heights = feature(second, HEIGHTS)
+    heights["measurements"][0]["value"] = 28
+    assert publish_plan(broker, twin.plan_entities(second)) == twin.PlanChanges(added=0, updated=3, removed=3)
+    assert stored_features(broker, first["id"]) == {f["id"]: f for f in second["features"]}
+    features = [f for f in run(zoning_at(broker, heights["geometry"]))[0] if f["cites"]["plan"] == first["id"]]
+    assert sorted(f["id"] for f in features) == sorted(f["id"] for f in second["features"])
+    assert [f["measurements"][0]["value"] for f in features if f["id"] == HEIGHTS] == [28]
+    # the other plans are untouched
+    assert sorted(f["id"] for f in run(zoning_at(broker, IN_PLANE))[0]) == sorted([PLANE, HEIGHT_24, GD_1, WR_A3])
+
+
+def test_a_reimport_that_fails_to_write_removes_nothing(broker: str) -> None:
+    first = reimported("NL.IMRO.0599.BP1059Failing-va01")
+    publish_plan(broker, twin.plan_entities(first))
+    entities = twin.plan_entities(without(first, ARCHAEOLOGY, RETAIL))
+    entities[1] = {**entities[1], "location": {"type": "GeoProperty", "value": {"type": "Polygon", "coordinates": [[[4.3, 51.8], [4.4, 51.9], [4.3, 51.8]]]}}}
+    with pytest.raises(ProblemError) as caught:
+        publish_plan(broker, entities)
+    assert caught.value.status == 502 and entities[1]["id"] in caught.value.detail
+    assert stored_features(broker, first["id"]) == {f["id"]: f for f in first["features"]}
 
 
 def test_results_are_paged_through_a_broker_with_a_small_maximum(tmp_path: Path) -> None:

@@ -3,6 +3,8 @@
 Behind the gateway, tokens are enforced there and ``OUP_AUTH=off``; a MIM reachable on its
 own sets ``OUP_AUTH=required`` and checks tokens against the identity MIM's JWKS, accepts
 tokens of the foreign issuers on a trust list, and may ask the issuer's introspection endpoint.
+A MIM calling such a MIM gets client-credentials tokens from ``mims.kit.auth.client_credentials``
+(imported on its own: it loads authlib's HTTP client).
 """
 
 from mims.kit.auth.caller import Caller, authenticated, caller
