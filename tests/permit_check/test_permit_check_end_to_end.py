@@ -22,6 +22,8 @@ from shapely.geometry import box, mapping, shape
 
 import ppi_schemas
 from mims.cli.services import SERVICES
+from tests.permit_check.test_permit_check_api import ifc_inside_the_plane
+from tests.permit_check.test_permit_check_cityjson import box as cityjson_box
 from tests.serving import ROOT, free_port_offset, oup_up
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -115,6 +117,25 @@ def test_an_overhanging_plan_on_the_whemedreef_fails_with_the_part_outside(city:
     assert (plane["verdict"], plane["measured"]) == ("fail", {"value": 12.69, "unit": "m2"})
     assert shape(plane["evidence"]).area == pytest.approx(12.69, abs=0.01)
     assert plane["legalReference"] == {"plan": "NL.IMRO.0202.974-0301", "article": "7"}
+
+
+def test_cityjson_and_ifc_files_are_checked_through_the_gateway(city: City) -> None:
+    architect = city.token("architect")
+    url = f"{city.gateway}/permit-check/v1/checks"
+    # CityJSON: the 7 m block, terrain (b3_h_maaiveld) at 0 m NAP, its roof at 35.5 m NAP: 35.5 m high
+    tall = httpx.post(url, content=json.dumps(cityjson_box(82145.0, 429333.0, 7.0, base=-0.5, top=35.5)),
+                      headers={**architect, "Content-Type": "application/city+json"}, timeout=30)
+    assert tall.status_code == 201, tall.text
+    [height] = [r for r in tall.json()["results"] if r["rule"] == "max-height"]
+    assert (height["verdict"], height["measured"], height["limit"]) == ("fail", {"value": 35.5, "unit": "m"}, {"value": 34, "unit": "m"})
+    # IFC: the 10 m x 8 m, 6.3 m high test building, georeferenced inside the bouwvlak
+    body, _ = ifc_inside_the_plane()
+    model = httpx.post(url, content=body, headers={**architect, "Content-Type": "application/x-step"}, timeout=30)
+    assert model.status_code == 201, model.text
+    assert verdicts(model.json())["within-building-plane"] == verdicts(model.json())["max-height"] == "pass"
+    unplaced, _ = ifc_inside_the_plane(georeferenced=False)
+    refused = httpx.post(url, content=unplaced, headers={**architect, "Content-Type": "application/x-step"}, timeout=30)
+    assert refused.status_code == 422 and "origin" in refused.json()["detail"]
 
 
 def test_a_plan_on_a_real_rotterdam_parcel_is_measured_against_that_parcel(city: City) -> None:
