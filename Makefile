@@ -31,6 +31,7 @@ bench: $(VENV)/.installed
 	$(BIN)/python -m bench.identity
 	$(BIN)/python -m bench.gateway
 	$(BIN)/python -m bench.marketplace
+	$(BIN)/python -m bench.permit
 
 lint-imports: $(VENV)/.installed-test
 	$(BIN)/lint-imports

@@ -148,8 +148,11 @@ async def check_plan(client: httpx.AsyncClient, context_url: str, plan: dict[str
     has at its footprint. ProblemError 503 when the twin cannot be reached, 502 when it errs."""
     footprint = _footprint_rd(plan)
     try:
-        features, parcels = await twin.zoning_at(client, context_url, footprint)
-        plans = await twin.zoning_plans(client, context_url, {f["cites"]["plan"] for f in features})
+        statuses: dict[str, str | None] = {}
+        features, parcels = await twin.zoning_at(client, context_url, footprint, statuses)
+        # each feature's entity records its plan's status: the plans are asked for only where it does not
+        plans = {idn: {"status": status} for idn, status in statuses.items() if status}
+        plans |= await twin.zoning_plans(client, context_url, {idn for idn, status in statuses.items() if not status})
     except twin.TwinUnreachable as error:
         raise ProblemError(503, "Service Unavailable", f"the digital twin (context MIM) cannot be reached: "
                            f"{error.detail}", headers={"Retry-After": "30"}) from None
