@@ -2,8 +2,8 @@
 
 `parse_geo_query` / `parse_geoq` read the query parameters or the JSON GeoQuery of
 subscriptions; `check_geometry` refuses malformed GeoJSON on write; `matches` /
-`entity_matches` decide a relation exactly; `bbox` / `query_bbox` give storage an index
-prefilter that never loses a match.
+`entity_matches` decide a relation exactly (on the checked shapes `shapes` keeps); `bbox` /
+`query_bbox` give storage an index prefilter that never loses a match.
 """
 
 from .bbox import BBox, bbox, distance_bbox, query_bbox

@@ -2,7 +2,8 @@
 
 `check_geometry` refuses a value before anything is written, with a JSON pointer to the
 offending member, so that every stored geometry can be evaluated later without surprises.
-`to_shape` turns a checked geometry into a two-dimensional shapely geometry: RFC 7946
+`to_shape` turns a checked geometry into a two-dimensional shapely geometry (`checked_shape`
+does both, building the shape once): RFC 7946
 section 3.1.1 makes altitude an optional third element that the relations of clause 4.10
 (all defined on longitude and latitude) do not use.
 
@@ -46,6 +47,18 @@ COORDINATE_DEPTH = {
 
 def check_geometry(value: object, pointer: str = "") -> None:
     """Raise `InvalidGeometry` unless `value` is an RFC 7946 geometry object we can evaluate."""
+    _checked(value, pointer)
+
+
+def checked_shape(value: object) -> BaseGeometry:
+    """`to_shape` of `value` once `check_geometry` accepts it (else `InvalidGeometry`); the shape
+    built for the simple-feature check of a (Multi)Polygon is the one returned."""
+    built = _checked(value, "")
+    return built if built is not None else to_shape(value)  # type: ignore[arg-type]
+
+
+def _checked(value: object, pointer: str) -> BaseGeometry | None:
+    """`check_geometry`, giving back the shape the check built, if it built one."""
     if not isinstance(value, Mapping):
         raise InvalidGeometry("a GeoJSON geometry must be a JSON object", pointer)
     geometry_type = value.get("type")
@@ -64,18 +77,21 @@ def check_geometry(value: object, pointer: str = "") -> None:
             )
         for index, member in enumerate(geometries):
             check_geometry(member, f"{pointer}/geometries/{index}")
-        return
+        return None
     if "coordinates" not in value:
         raise InvalidGeometry(
             f"a {geometry_type} needs a 'coordinates' member", f"{pointer}/coordinates"
         )
-    check_coordinates(geometry_type, value["coordinates"], f"{pointer}/coordinates")
+    return check_coordinates(geometry_type, value["coordinates"], f"{pointer}/coordinates")
 
 
 def check_coordinates(
     geometry_type: str, coordinates: object, pointer: str = "/coordinates"
-) -> None:
-    """Check the "coordinates" of a non-collection geometry type (RFC 7946 3.1.2 to 3.1.7)."""
+) -> BaseGeometry | None:
+    """Check the "coordinates" of a non-collection geometry type (RFC 7946 3.1.2 to 3.1.7).
+
+    A (Multi)Polygon is built to check it is a simple feature: that shape is returned (else None).
+    """
     if geometry_type == "Point":
         _check_position(coordinates, pointer)
     elif geometry_type == "MultiPoint":
@@ -88,13 +104,14 @@ def check_coordinates(
             _check_line(line, f"{pointer}/{index}")
     elif geometry_type == "Polygon":
         _check_polygon_rings(coordinates, pointer)
-        _check_simple_feature(geometry_type, coordinates, pointer)
+        return _check_simple_feature(geometry_type, coordinates, pointer)
     elif geometry_type == "MultiPolygon":
         for index, rings in enumerate(_array(coordinates, pointer, "a MultiPolygon")):
             _check_polygon_rings(rings, f"{pointer}/{index}")
-        _check_simple_feature(geometry_type, coordinates, pointer)
+        return _check_simple_feature(geometry_type, coordinates, pointer)
     else:
         raise InvalidGeometry(f"{geometry_type!r} has no coordinates", pointer)
+    return None
 
 
 def to_shape(geometry: Mapping) -> BaseGeometry:
@@ -167,13 +184,14 @@ def _check_polygon_rings(value: object, pointer: str) -> None:
             )
 
 
-def _check_simple_feature(geometry_type: str, coordinates: Sequence, pointer: str) -> None:
+def _check_simple_feature(geometry_type: str, coordinates: Sequence, pointer: str) -> BaseGeometry:
     built = to_shape({"type": geometry_type, "coordinates": coordinates})
     reason = shapely.is_valid_reason(built)
     if reason != "Valid Geometry":
         raise InvalidGeometry(
             f"the {geometry_type} is not a valid simple feature: {reason}", pointer
         )
+    return built
 
 
 def _check_bbox(value: object, pointer: str) -> None:

@@ -167,12 +167,12 @@ def _build(
         )
     positions = _coordinates(coordinates)
     try:
-        check_coordinates(geometry_type, positions, "")
+        built = check_coordinates(geometry_type, positions, "")
     except InvalidGeometry as error:
         where = f" at {error.pointer}" if error.pointer else ""
         raise GeoQueryError(f"{error.message}{where}", "coordinates") from error
     geojson = {"type": geometry_type, "coordinates": positions}
-    shape = to_shape(geojson)
+    shape = built if built is not None else to_shape(geojson)
     if shape.is_empty:
         raise GeoQueryError(
             f"a {geometry_type} reference geometry must not be empty", "coordinates"

@@ -29,9 +29,8 @@ from pyproj import Geod, Transformer
 from shapely.geometry import Point
 from shapely.geometry.base import BaseGeometry
 
-from .errors import InvalidGeometry
-from .geometry import check_geometry, to_shape
 from .params import GeoQuery
+from .shapes import target_shape
 
 CORE_GEOPROPERTIES = {
     "location": "https://uri.etsi.org/ngsi-ld/location",
@@ -64,13 +63,10 @@ def matches(query: GeoQuery, geometry_geojson: object) -> bool:
     """True when a GeoJSON geometry stands in the query's relation to its reference geometry.
 
     A value that is not an RFC 7946 geometry stands in no spatial relation and never matches.
+    The checked shape of a geometry met before comes from `shapes.target_shape`.
     """
-    try:
-        check_geometry(geometry_geojson)
-    except InvalidGeometry:
-        return False
-    target = to_shape(geometry_geojson)
-    if target.is_empty:
+    target = target_shape(geometry_geojson)
+    if target is None:
         return False
     if query.georel == "near":
         distance = geodesic_distance(query.geometry, target)

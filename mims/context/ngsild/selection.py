@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
 from mims.context import geo, query
@@ -148,12 +149,22 @@ def _scope_q(text: str) -> ScopeFilter:
 
 
 def _geo(params: Mapping[str, Any], context: ActiveContext) -> GeoFilter | None:
+    given = (params.get("georel"), params.get("geometry"), params.get("coordinates"), params.get("geoproperty"))
     try:
-        geo_query = geo.parse_geo_query(
-            params.get("georel"), params.get("geometry"), params.get("coordinates"), params.get("geoproperty")
-        )
+        if all(value is None or isinstance(value, str) for value in given):
+            geo_query = _parsed_geo(*given)
+        else:
+            geo_query = geo.parse_geo_query(*given)
     except geo.GeoQueryError as error:
         raise BadRequestData(f"{error.parameter}: {error.message}") from None
     if geo_query is None:
         return None
     return GeoFilter(geo_query, context.expand_term(geo_query.geoproperty))
+
+
+@lru_cache(maxsize=16)
+def _parsed_geo(georel: str | None, geometry: str | None, coordinates: str | None,
+                geoproperty: str | None) -> geo.GeoQuery | None:
+    """The geo-query of these parameters, parsed and checked once for all the EntitySelectors of
+    a Query (each selector is a query with the same geoQ) and for a query repeated as such."""
+    return geo.parse_geo_query(georel, geometry, coordinates, geoproperty)

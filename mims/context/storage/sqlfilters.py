@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -87,6 +87,9 @@ WGS84 = 4326
 # context_geo_box as revision context_0007 extends it where PostGIS is installed.
 _postgis_boxes = sa.table(
     "context_geo_box", sa.column("tenant"), sa.column("attribute"), sa.column("entity_pk"), sa.column("box"))
+# The named bound parameters of the geo prefilter as ``bound_filter`` builds it, once per form.
+_GEO_PARAMS = ("geo_tenant", "geo_attribute", "geo_min_x", "geo_min_y", "geo_max_x", "geo_max_y")
+_GEO_TYPES = (sa.String(256), sa.Text(), sa.Float(), sa.Float(), sa.Float(), sa.Float())
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +116,9 @@ def compile_filter(item: Filter, tenant: str, sqlite: bool, *, postgis: bool = F
     if isinstance(item, QFilter):
         return _q(item.node, _Leaf(item.expand_vocab, sqlite))
     if isinstance(item, GeoFilter):
-        return Compiled(_geo(item, tenant, sqlite, postgis), False)
+        form, values = _geo(item, tenant, sqlite, postgis)
+        binds = [sa.bindparam(None, value, type_=kind) for value, kind in zip(values, _GEO_TYPES, strict=False)]
+        return Compiled(_geo_condition(form, *binds), False)
     assert isinstance(item, ScopeFilter)
     return Compiled(_scope(item.node, sqlite), True)
 
@@ -155,23 +160,48 @@ def _type(expression: TypeExpression, tenant: str) -> Any:
     return sa.and_(*operands) if kind == "and" else sa.or_(*operands)
 
 
-def _geo(item: GeoFilter, tenant: str, sqlite: bool, postgis: bool) -> Any:
+def bound_filter(item: Filter, tenant: str, sqlite: bool, *, postgis: bool = False) -> tuple[Compiled, dict[str, Any]]:
+    """``compile_filter``, but the geo prefilter comes with named bound parameters and their
+    values, to be given at execution: its condition is then built once, not for every query."""
+    if isinstance(item, GeoFilter):
+        form, values = _geo(item, tenant, sqlite, postgis)
+        return Compiled(_named_geo_condition(form), False), dict(zip(_GEO_PARAMS, values, strict=False))
+    return compile_filter(item, tenant, sqlite, postgis=postgis), {}
+
+
+def _geo(item: GeoFilter, tenant: str, sqlite: bool, postgis: bool) -> tuple[str, tuple[Any, ...]]:
     """Clause 4.10 prefilter: entities with a box of the GeoProperty intersecting the query box
-    (edges inclusive), or with any box of it when none applies (``disjoint``, ``near;minDistance``)."""
+    (edges inclusive), or with any box of it when none applies (``disjoint``, ``near;minDistance``).
+    Its form and values (tenant, attribute, then the query box, if any) for ``_geo_condition``."""
     area = geo.query_bbox(item.query)
-    if postgis and area is not None:
+    form = "any" if area is None else "postgis" if postgis else "rtree" if sqlite else "columns"
+    return form, (tenant, item.attribute, *(area or ()))
+
+
+@cache
+def _named_geo_condition(form: str) -> Any:
+    return _geo_condition(form, *(sa.bindparam(name, type_=kind) for name, kind in zip(_GEO_PARAMS, _GEO_TYPES, strict=True)))
+
+
+def _geo_condition(form: str, tenant: Any, attribute: Any, *box: Any) -> Any:
+    """The geo prefilter on boxes of one ``form`` (any box at all, an R*Tree on SQLite, PostGIS
+    ``&&`` or the float columns on PostgreSQL) with these bound parameters; ``box`` is
+    (min x, min y, max x, max y), none for form ``any``."""
+    if form == "postgis":
+        min_x, min_y, max_x, max_y = box
         boxes = _postgis_boxes.alias()
-        envelope = sa.func.ST_MakeEnvelope(*area, WGS84)
+        envelope = sa.func.ST_MakeEnvelope(min_x, min_y, max_x, max_y, WGS84)
         return entities.c.pk.in_(sa.select(boxes.c.entity_pk).where(
-            boxes.c.tenant == tenant, boxes.c.attribute == item.attribute,
+            boxes.c.tenant == tenant, boxes.c.attribute == attribute,
             boxes.c.box.op("&&", is_comparison=True)(envelope)))
     boxes = geo_boxes.alias()
-    conditions = [boxes.c.tenant == tenant, boxes.c.attribute == item.attribute]
-    if area is not None:
-        box = geo_rtree.alias() if sqlite else boxes
-        conditions += [box.c.min_x <= area[2], box.c.max_x >= area[0], box.c.min_y <= area[3], box.c.max_y >= area[1]]
-        if sqlite:
-            conditions.append(box.c.id == boxes.c.pk)
+    conditions = [boxes.c.tenant == tenant, boxes.c.attribute == attribute]
+    if form != "any":
+        min_x, min_y, max_x, max_y = box
+        index = geo_rtree.alias() if form == "rtree" else boxes
+        conditions += [index.c.min_x <= max_x, index.c.max_x >= min_x, index.c.min_y <= max_y, index.c.max_y >= min_y]
+        if form == "rtree":
+            conditions.append(index.c.id == boxes.c.pk)
     return entities.c.pk.in_(sa.select(boxes.c.entity_pk).where(*conditions))
 
 
