@@ -149,7 +149,8 @@ async def check_plan(client: httpx.AsyncClient, context_url: str, plan: dict[str
     footprint = _footprint_rd(plan)
     try:
         statuses: dict[str, str | None] = {}
-        features, parcels = await twin.zoning_at(client, context_url, footprint, statuses)
+        geometries: list[shapely.Geometry] = []
+        features, parcels = await twin.zoning_at(client, context_url, footprint, statuses, geometries)
         # each feature's entity records its plan's status: the plans are asked for only where it does not
         plans = {idn: {"status": status} for idn, status in statuses.items() if status}
         plans |= await twin.zoning_plans(client, context_url, {idn for idn, status in statuses.items() if not status})
@@ -157,7 +158,8 @@ async def check_plan(client: httpx.AsyncClient, context_url: str, plan: dict[str
         raise ProblemError(503, "Service Unavailable", f"the digital twin (context MIM) cannot be reached: "
                            f"{error.detail}", headers={"Retry-After": "30"}) from None
     parcel = parcel_for(plan, footprint, parcels)
-    decision = check(plan, features, parcel, dict(ruleset), plan_meta=plans)
+    decision = check(plan, features, parcel, dict(ruleset), plan_meta=plans, footprint=footprint,
+                     geometries=geometries)
     return Checked(decision, plan, features, parcel)
 
 

@@ -36,7 +36,7 @@ async def http_client(app: FastAPI) -> AsyncIterator[None]:
         yield
 
 
-def store(request: Request) -> SqlCheckStore:
+async def store(request: Request) -> SqlCheckStore:  # async: no worker thread per request
     return SqlCheckStore(request.app.state.engine)
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from mims.kit.storage import as_utc, begin_write
+from mims.kit.storage import as_utc, begin_write, insert_rows
 
 metadata = sa.MetaData()
 
@@ -49,10 +49,10 @@ class SqlCheckStore:
         self._engine = engine
 
     async def add(self, check_id: str, checked_at: datetime, decision: dict[str, Any], site: dict[str, Any]) -> None:
+        row = {"id": check_id, "municipality": decision["ruleSet"]["municipality"], "verdict": decision["verdict"],
+               "checked_at": checked_at, "decision": decision, "site": site}
         async with begin_write(self._engine) as connection:
-            await connection.execute(decisions.insert().values(
-                id=check_id, municipality=decision["ruleSet"]["municipality"], verdict=decision["verdict"],
-                checked_at=checked_at, decision=decision, site=site))
+            await insert_rows(connection, decisions, [row])  # compiled once, not per check
 
     async def get(self, check_id: str) -> StoredCheck | None:
         if "\x00" in check_id or len(check_id) > 32:

@@ -3,7 +3,7 @@ in force there, the parcel, and one function per quantity a rule compares."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,10 +60,15 @@ def plan_status(feature: Mapping[str, Any], plan_meta: Mapping[str, Mapping[str,
 
 
 def site(plan: dict[str, Any], zoning_features: Iterable[dict[str, Any]], parcel: dict[str, Any] | None,
-         plan_meta: Mapping[str, Mapping[str, Any]], tolerance: float) -> Site:
-    """The site of ``plan``: geometry in EPSG:28992 and only the features of plans in force."""
+         plan_meta: Mapping[str, Mapping[str, Any]], tolerance: float, *, footprint: BaseGeometry | None = None,
+         geometries: Sequence[BaseGeometry] | None = None) -> Site:
+    """The site of ``plan``: geometry in EPSG:28992 and only the features of plans in force.
+
+    ``footprint`` (EPSG:28992) and ``geometries`` (one per zoning feature, in order) are the
+    geometries already read from ``plan`` and the features, when the caller has them."""
     code = 4326 if plan.get("crs") == "EPSG:4326" else 28992
-    footprint = to_rd(_geometry(plan["footprint"], "/footprint"), code)
+    if footprint is None:
+        footprint = to_rd(_geometry(plan["footprint"], "/footprint"), code)
     if footprint.area <= 0:
         raise ProblemError(422, "Unusable building plan", "the footprint has no area",
                            errors=[ProblemItem("/footprint", "the footprint has no area")])
@@ -80,7 +85,8 @@ def site(plan: dict[str, Any], zoning_features: Iterable[dict[str, Any]], parcel
     for index, feature in enumerate(zoning_features):
         if plan_status(feature, plan_meta) not in IN_FORCE:
             continue
-        geometry = _geometry(feature["geometry"], f"/{index}/geometry", "zoningFeatures")
+        geometry = (_valid_2d(geometries[index]) if geometries is not None
+                    else _geometry(feature["geometry"], f"/{index}/geometry", "zoningFeatures"))
         if core.intersects(geometry) and core.intersection(geometry).area > 0:
             features.append({**feature, "_shape": geometry})
     return Site(plan, footprint, tolerance, features, parcel_geometry)
@@ -92,6 +98,13 @@ def _geometry(geojson: Mapping[str, Any], pointer: str, location: str = "body") 
     except (ValueError, TypeError, KeyError, AttributeError, IndexError) as error:
         detail = f"not a GeoJSON Polygon or MultiPolygon: {error}"
         raise ProblemError(422, "Unusable geometry", detail, errors=[ProblemItem(pointer, detail, location)]) from None
+    return geometry if geometry.is_valid else shapely.make_valid(geometry)
+
+
+def _valid_2d(geometry: BaseGeometry) -> BaseGeometry:
+    """``geometry`` as ``_geometry`` gives it: in 2D, and made valid where it is not."""
+    if geometry.has_z:
+        geometry = shapely.force_2d(geometry)
     return geometry if geometry.is_valid else shapely.make_valid(geometry)
 
 

@@ -87,10 +87,15 @@ def as_lists(value: Any) -> Any:
     return value
 
 
+@lru_cache(maxsize=1)
+def _rd_area_of_use() -> pyproj.aoi.AreaOfUse:
+    return pyproj.CRS(RD_NEW).area_of_use
+
+
 def check_in_rd(footprint: BaseGeometry, pointer: str, detail: str,
                 error: type[PlanInputError] = PlanInputError) -> None:
     """Refuse a footprint (EPSG:28992) outside EPSG:28992's area of use: a wrong georeference."""
-    area = pyproj.CRS(RD_NEW).area_of_use
+    area = _rd_area_of_use()
     point = footprint.representative_point()
     lon, lat = rd_to_lonlat().transform(point.x, point.y)
     if not (area.west <= lon <= area.east and area.south <= lat <= area.north):

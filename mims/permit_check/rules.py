@@ -13,10 +13,12 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+
+from shapely.geometry.base import BaseGeometry
 
 import ppi_schemas
 from mims.kit.problems import ProblemError, ProblemItem
@@ -54,7 +56,8 @@ class Limit:
 
 def check(plan: dict[str, Any], zoning_features: Iterable[dict[str, Any]], parcel: dict[str, Any] | None,
           ruleset: dict[str, Any], *, plan_meta: Mapping[str, Mapping[str, Any]] | None = None,
-          checked_at: datetime | None = None) -> dict[str, Any]:
+          checked_at: datetime | None = None, footprint: BaseGeometry | None = None,
+          geometries: Sequence[BaseGeometry] | None = None) -> dict[str, Any]:
     """The permit decision for ``plan``.
 
     ``zoning_features``: zoning-plan@1.0.0 features at the footprint, each citing its plan; a
@@ -62,6 +65,7 @@ def check(plan: dict[str, Any], zoning_features: Iterable[dict[str, Any]], parce
     ["status"]``, e.g. ``{doc["id"]: doc}`` for zoning-plan documents) is vastgesteld or
     geconsolideerd. ``parcel``: ``{"reference", "geometry"}`` in EPSG:28992, or None (then the
     plan's own parcel geometry is used, if it has one). ``ruleset``: from ``load_ruleset``.
+    ``footprint`` and ``geometries``: see ``measures.site``.
     """
     if not ppi_schemas.is_valid(plan, BUILDING_PLAN):
         problems = ppi_schemas.validate(plan, BUILDING_PLAN)
@@ -70,7 +74,7 @@ def check(plan: dict[str, Any], zoning_features: Iterable[dict[str, Any]], parce
     features = list(zoning_features)
     plan_meta = plan_meta or {}
     tolerance = ruleset["geometryTolerance"]["value"]
-    here = site(plan, features, parcel, plan_meta, tolerance)
+    here = site(plan, features, parcel, plan_meta, tolerance, footprint=footprint, geometries=geometries)
     results = [_evaluate(rule, here, ruleset) for rule in ruleset["rules"]]
     verdicts = {result["verdict"] for result in results}
     verdict = ("non-compliant" if "fail" in verdicts
@@ -135,12 +139,14 @@ def _evaluate(rule: dict[str, Any], here: Site, ruleset: dict[str, Any]) -> dict
         return _insufficient(result, measured.member, ruleset)
     value = _rounded(measured.value, rule.get("decimals", 2))
     verdict = "pass" if _holds(value, rule["comparator"], limit.value) else "fail"
-    explanation = {
-        lang: rule["texts"]["explanation"][lang].format(
+    explanation = {}
+    for lang in ("nl", "en"):
+        template = rule["texts"]["explanation"][lang]
+        # the tolerance is shown only where the text names it (few do)
+        tolerance = _shown(here.tolerance, "m", lang) if "{tolerance" in template else ""
+        explanation[lang] = template.format(
             measured=_shown(value, measured.unit, lang), limit=_shown(limit.value, limit.unit, lang),
-            zoning=limit.zoning, tolerance=_shown(here.tolerance, "m", lang)) + " " + ruleset["texts"][verdict][lang]
-        for lang in ("nl", "en")
-    }
+            zoning=limit.zoning, tolerance=tolerance) + " " + ruleset["texts"][verdict][lang]
     return {**result, "measured": {"value": value, "unit": measured.unit}, "verdict": verdict,
             "explanation": explanation, "evidence": geojson(measured.evidence)}
 

@@ -11,6 +11,7 @@ from importlib import resources
 from typing import Any
 
 import jsonschema
+import orjson
 
 from mims.kit.problems import ProblemError, ProblemItem
 
@@ -49,7 +50,7 @@ def _load(municipality: str) -> str:
 
 def load_ruleset(municipality: str) -> dict[str, Any]:
     """The rule set of ``municipality`` (a fresh copy), validated."""
-    return json.loads(_load(municipality))
+    return orjson.loads(_load(municipality))
 
 
 @lru_cache(maxsize=1)

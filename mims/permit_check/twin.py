@@ -20,9 +20,11 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import httpx
+import orjson
 import shapely
 from shapely.geometry import MultiPolygon, Polygon, mapping, shape
 from shapely.geometry.base import BaseGeometry
@@ -156,9 +158,14 @@ async def _delete(client: httpx.AsyncClient, context_url: str, ids: Sequence[str
                                       f"{failed[0].get('entityId')}: {_reason(failed[0].get('error'))}")
 
 
+_PARCEL_TYPE = type_iri(PARCEL)
+_AT_FOOTPRINT = [{"type": type_iri(name)} for name in (*ZONING_FEATURE_TYPES, PARCEL)]
+"""The entity types a check reads at a footprint: every zoning feature type and parcels."""
+
+
 async def zoning_at(
     client: httpx.AsyncClient, context_url: str, footprint_rd: Mapping[str, Any] | BaseGeometry,
-    statuses: dict[str, str | None] | None = None,
+    statuses: dict[str, str | None] | None = None, geometries: list[BaseGeometry] | None = None,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """The zoning-plan@1.0.0 features and the parcels ``{reference, geometry}`` that intersect a
     footprint (GeoJSON Polygon or MultiPolygon in EPSG:28992), geometries in EPSG:28992.
@@ -167,19 +174,29 @@ async def zoning_at(
     (``cites.plan``, see ``zoning_plans`` for the plan's status). ``statuses``, when given, gets
     the planstatus the found features' entities record, by plan idn: None where they lack one or
     disagree (a re-import under way), so that ``zoning_plans`` is asked only for those plans.
+    ``geometries``, when given, gets each returned feature's geometry as read (shapely), in the
+    order of the features, so that a check need not read them again.
     """
     footprint = _footprint(footprint_rd)
-    area = to_wgs84(footprint.buffer(SEARCH_BUFFER).simplify(SEARCH_BUFFER / 2))
+    # mitred corners: a few vertices that cover the round buffer, so a smaller query to send and test
+    area = to_wgs84(footprint.buffer(SEARCH_BUFFER, join_style="mitre").simplify(SEARCH_BUFFER / 2))
     geo = {"georel": "intersects", "geometry": area.geom_type, "coordinates": mapping(area)["coordinates"]}
-    selectors = [{"type": type_iri(name)} for name in (*ZONING_FEATURE_TYPES, PARCEL)]
     features, parcels = [], []
-    for entity in await _query(client, context_url, {"type": "Query", "entities": selectors, "geoQ": geo}):
-        found = parcel_of(entity) if entity["type"] == type_iri(PARCEL) else feature_of(entity)
-        if footprint.intersects(shape(found["geometry"])):
-            (parcels if entity["type"] == type_iri(PARCEL) else features).append(found)
-            if statuses is not None and entity["type"] != type_iri(PARCEL):
-                status, plan = (entity.get(TERMS["status"]) or {}).get("value"), found["cites"]["plan"]
-                statuses[plan] = status if statuses.get(plan, status) == status else None
+    for entity in await _query(client, context_url, {"type": "Query", "entities": _AT_FOOTPRINT, "geoQ": geo}):
+        is_parcel = entity["type"] == _PARCEL_TYPE
+        found = parcel_of(entity) if is_parcel else feature_of(entity)
+        geometry = shape(found["geometry"])
+        if not footprint.intersects(geometry):
+            continue
+        if is_parcel:
+            parcels.append(found)
+            continue
+        features.append(found)
+        if geometries is not None:
+            geometries.append(geometry)
+        if statuses is not None:
+            status, plan = (entity.get(TERMS["status"]) or {}).get("value"), found["cites"]["plan"]
+            statuses[plan] = status if statuses.get(plan, status) == status else None
     return features, parcels
 
 
@@ -196,22 +213,33 @@ async def zoning_plans(client: httpx.AsyncClient, context_url: str, plan_ids: It
 async def _query(client: httpx.AsyncClient, context_url: str, query: dict[str, Any], pick: str | None = None) -> list[dict[str, Any]]:
     """Every entity a Query selects (normalized form, without ``location``; with only the ``pick``
     attributes when given), page by page. A Query with an ``@context`` goes as JSON-LD."""
-    url = f"{context_url.rstrip('/')}{API}/entityOperations/query"
     found: list[dict[str, Any]] = []
     limit = PAGE_SIZE
+    body = orjson.dumps(query)
+    headers = _JSON_LD if "@context" in query else _JSON
     while True:
-        params = {"limit": str(limit), "offset": str(len(found)), **({"pick": pick} if pick else {"omit": "location"})}
-        media_type = "application/ld+json" if "@context" in query else "application/json"
-        response = await _send(client, "POST", url, params=params, json=query, headers={"Accept": "application/json", "Content-Type": media_type})
+        url = _query_url(context_url, limit, len(found), pick)
+        response = await _send(client, "POST", url, content=body, headers=headers)
         if response.status_code == 403 and limit > 1 and "TooManyResults" in response.text:
             limit //= 2
             continue
         if response.status_code != 200:
-            raise _upstream(url, response)
-        page = response.json()
+            raise _upstream(str(url.copy_with(query=None)), response)
+        page = orjson.loads(response.content)
         found += page
         if len(page) < limit:
             return found
+
+
+_JSON = {"Accept": "application/json", "Content-Type": "application/json"}
+_JSON_LD = {"Accept": "application/json", "Content-Type": "application/ld+json"}
+
+
+@lru_cache(maxsize=256)
+def _query_url(context_url: str, limit: int, offset: int, pick: str | None) -> httpx.URL:
+    """The Query Entities URL of a page, parsed once (a check asks for the same first page each time)."""
+    params = {"limit": str(limit), "offset": str(offset), **({"pick": pick} if pick else {"omit": "location"})}
+    return httpx.URL(f"{context_url.rstrip('/')}{API}/entityOperations/query", params=params)
 
 
 def _footprint(footprint: Mapping[str, Any] | BaseGeometry) -> BaseGeometry:
@@ -230,12 +258,13 @@ class TwinUnreachable(ProblemError):
     """The context MIM could not be reached (502 here; a service may answer 503 instead)."""
 
 
-async def _send(client: httpx.AsyncClient, method: str, url: str, **kwargs: Any) -> httpx.Response:
+async def _send(client: httpx.AsyncClient, method: str, url: str | httpx.URL, **kwargs: Any) -> httpx.Response:
     try:
         return await client.request(method, url, **kwargs)
     except httpx.HTTPError as error:
+        where = url.copy_with(query=None) if isinstance(url, httpx.URL) else url
         raise TwinUnreachable(status=502, title="The digital twin is unreachable",
-                              detail=f"{method} {url} failed: {type(error).__name__} {error}".strip()) from None
+                              detail=f"{method} {where} failed: {type(error).__name__} {error}".strip()) from None
     except TokenRequestFailed as error:
         title = "The token endpoint refused the permit check's credentials" if error.error else "The token endpoint gave no access token"
         raise ProblemError(status=502, title=title,

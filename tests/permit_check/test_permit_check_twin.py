@@ -24,8 +24,9 @@ from shapely.geometry import Polygon, box, mapping, shape
 import ppi_schemas
 from mims.context.service import create_app as create_context
 from mims.kit.problems import ProblemError
-from mims.permit_check import twin
+from mims.permit_check import checks, twin
 from mims.permit_check.imro import read_plan
+from mims.permit_check.ruleset import load_ruleset
 from mims.permit_check.twin_entities import TERMS, feature_of, type_iri
 from tests.serving import closed_port, free_port, served
 
@@ -389,3 +390,42 @@ def test_a_sliver_that_rounding_in_wgs84_would_make_invalid_is_stored_and_found_
     run(publish())
     features, [found] = run(zoning_at(broker, box(x + 1, y + 1, x + 2, y + 2)))
     assert features == [] and found == {"reference": "UTR01-A-1", "geometry": geometry}
+
+
+# -- the plan status a check uses ------------------------------------------------------------------
+
+
+def test_a_check_asks_for_the_plan_only_where_its_features_give_no_single_status(tmp_path: Path) -> None:
+    """The features' entities record their plan's status: a check asks the twin once, and a second
+    time, for the plan entity, only when the features of a plan lack a status or disagree on it."""
+    plan = reimported("NL.IMRO.0599.BP1059Status-va01")
+    entities = twin.plan_entities(plan)
+    status = TERMS["status"]
+    building = {"name": "Status", "crs": "EPSG:28992", "height": 9.0, "storeysAboveGround": 3,
+                "footprint": mapping(box(93195.0, 437055.0, 93205.0, 437065.0))}
+
+    async def checked(url: str, features: list[dict[str, Any]]) -> tuple[dict[str, Any], list[str]]:
+        asked: list[str] = []
+
+        async def record(request: httpx.Request) -> None:
+            asked.append(request.content.decode())
+
+        async with httpx.AsyncClient(timeout=30, event_hooks={"request": [record]}) as client:
+            await twin.publish(client, url, [entities[0], *features])
+            asked.clear()
+            result = await checks.check_plan(client, url, building, load_ruleset("default"))
+        return {k: v for k, v in result.decision.items() if k != "checkedAt"}, asked
+
+    without_status = [{k: v for k, v in e.items() if k != status} for e in entities[1:]]
+    disagreeing = [*entities[1:-1], {**entities[-1], status: {"type": "Property", "value": "ontwerp"}}]
+    with served(create_context(data_dir=tmp_path, jsonld_remote=False), free_port()) as url:
+        recorded, asked_once = run(checked(url, entities[1:]))
+        lacking, asked_lacking = run(checked(url, without_status))
+        differing, asked_differing = run(checked(url, disagreeing))
+    assert len(asked_once) == 1 and '"geoQ"' in asked_once[0]
+    for asked in (asked_lacking, asked_differing):
+        assert len(asked) == 2 and '"geoQ"' in asked[0]
+        assert json.loads(asked[1])["entities"] == [{"id": entities[0]["id"], "type": entities[0]["type"]}]
+    # the plan entity's status (vastgesteld) decides, as the features' own status did: the same decision
+    assert recorded["results"][0]["legalReference"]["plan"] == plan["id"]
+    assert lacking == recorded and differing == recorded
