@@ -8,8 +8,9 @@ among the parcels the twin has at the footprint; else the parcel holding most of
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from typing import Any
 
 import httpx
@@ -105,6 +106,32 @@ def validate_plan(plan: Any) -> None:
                        errors=[ProblemItem(p.pointer, p.message) for p in problems], extensions={"ppi": BUILDING_PLAN})
 
 
+def read_batch(body: bytes, largest: int) -> list[dict[str, Any]]:
+    """The building plans of a batch ``{"plans": [building-plan, ...]}`` (1 to ``largest``):
+    ProblemError 400 listing every problem of every plan, pointing at ``/plans/{index}/...``."""
+    try:
+        document = orjson.loads(body)
+    except orjson.JSONDecodeError as error:
+        raise ProblemError(400, "Malformed JSON", f"the body is not JSON: {error.msg} at line {error.lineno}, "
+                           f"column {error.colno}", errors=[ProblemItem("", error.msg)]) from None
+    plans = document.get("plans") if isinstance(document, dict) else None
+    if not isinstance(plans, list) or not 1 <= len(plans) <= largest:
+        detail = f"the body must be an object whose member plans is an array of 1 to {largest} building plans"
+        raise ProblemError(400, "Not a batch of building plans", detail, errors=[ProblemItem("/plans", detail)])
+    problems = []
+    for index, plan in enumerate(plans):
+        try:
+            with _pointing_into("/plans", index):
+                validate_plan(plan)
+        except ProblemError as error:
+            problems += error.errors
+    if problems:
+        raise ProblemError(400, f"Request body does not match PPI {BUILDING_PLAN}",
+                           f"{len(problems)} problem(s) in the batch; each error points at the offending member.",
+                           errors=problems, extensions={"ppi": BUILDING_PLAN})
+    return plans
+
+
 def _cityjson_buildings(body: bytes) -> set[str]:
     objects = orjson.loads(body).get("CityObjects") or {}
     return {key for key, value in objects.items() if isinstance(value, dict) and value.get("type") == "Building"}
@@ -146,21 +173,48 @@ async def check_plan(client: httpx.AsyncClient, context_url: str, plan: dict[str
                      ruleset: Mapping[str, Any]) -> Checked:
     """``plan`` checked against ``ruleset`` with the zoning and parcels the twin at ``context_url``
     has at its footprint. ProblemError 503 when the twin cannot be reached, 502 when it errs."""
-    footprint = _footprint_rd(plan)
+    [checked] = await check_plans(client, context_url, [plan], ruleset)
+    return checked
+
+
+async def check_plans(client: httpx.AsyncClient, context_url: str, plans: Sequence[dict[str, Any]],
+                      ruleset: Mapping[str, Any], pointer: str = "") -> list[Checked]:
+    """Each of ``plans`` checked as ``check_plan`` does, in order, the twin asked once for plans
+    close together (``twin.zoning_at_many``). The problems of an unusable plan point into it at
+    ``{pointer}/{index}`` (``pointer`` "": a single plan, pointers from its root)."""
+    footprints = []
+    for index, plan in enumerate(plans):
+        with _pointing_into(pointer, index):
+            footprints.append(_footprint_rd(plan))
     try:
         statuses: dict[str, str | None] = {}
-        geometries: list[shapely.Geometry] = []
-        features, parcels = await twin.zoning_at(client, context_url, footprint, statuses, geometries)
+        found = await twin.zoning_at_many(client, context_url, footprints, statuses)
         # each feature's entity records its plan's status: the plans are asked for only where it does not
-        plans = {idn: {"status": status} for idn, status in statuses.items() if status}
-        plans |= await twin.zoning_plans(client, context_url, {idn for idn, status in statuses.items() if not status})
+        meta = {idn: {"status": status} for idn, status in statuses.items() if status}
+        meta |= await twin.zoning_plans(client, context_url, {idn for idn, status in statuses.items() if not status})
     except twin.TwinUnreachable as error:
         raise ProblemError(503, "Service Unavailable", f"the digital twin (context MIM) cannot be reached: "
                            f"{error.detail}", headers={"Retry-After": "30"}) from None
-    parcel = parcel_for(plan, footprint, parcels)
-    decision = check(plan, features, parcel, dict(ruleset), plan_meta=plans, footprint=footprint,
-                     geometries=geometries)
-    return Checked(decision, plan, features, parcel)
+    checked = []
+    for index, (plan, footprint, at) in enumerate(zip(plans, footprints, found, strict=True)):
+        parcel = parcel_for(plan, footprint, at.parcels)
+        with _pointing_into(pointer, index):
+            decision = check(plan, at.features, parcel, dict(ruleset), plan_meta=meta, footprint=footprint,
+                             geometries=at.geometries)
+        checked.append(Checked(decision, plan, at.features, parcel))
+    return checked
+
+
+@contextmanager
+def _pointing_into(pointer: str, index: int) -> Iterator[None]:
+    """Problems raised in the block point into plan ``index`` of the body's ``pointer`` array."""
+    try:
+        yield
+    except ProblemError as error:
+        if pointer:
+            error.errors = [replace(item, pointer=f"{pointer}/{index}{item.pointer}") if item.location == "body"
+                            else item for item in error.errors]
+        raise
 
 
 def _footprint_rd(plan: dict[str, Any]) -> shapely.Geometry:

@@ -23,6 +23,8 @@ from mims.permit_check.rules import BUILDING_PLAN
 DECISION_PPI = "permit-decision@1.0.0"
 SUBMIT = "permit:submit"
 DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE = 20, 100
+MAX_BATCH = 1000
+"""Building plans in one batch."""
 
 router = APIRouter(prefix="/v1/checks", tags=["checks"], dependencies=[Depends(require_scopes(SUBMIT))])
 
@@ -80,6 +82,41 @@ async def submit_check(
     decision = {"id": check_id, **checked.decision}
     await storage.add(check_id, datetime.now(UTC), decision, checked.site())
     return OrjsonResponse(decision, status_code=201, headers={"Location": _location(request, check_id)})
+
+
+_BATCH = {
+    "requestBody": {
+        "required": True,
+        "description": f"Up to {MAX_BATCH} building plans (PPI {BUILDING_PLAN}), checked together.",
+        "content": {"application/json": {"schema": {
+            "type": "object", "required": ["plans"],
+            "properties": {"plans": {"type": "array", "minItems": 1, "maxItems": MAX_BATCH, "items": _PLAN_SCHEMA["schema"]}},
+        }}},
+    }
+}
+
+
+@router.post("/batch", status_code=201, summary="Check many building plans at once (all or none stored)",
+             openapi_extra=_BATCH, responses={201: {"description": f"The decisions (PPI {DECISION_PPI}), in order."}})
+async def submit_batch(
+    request: Request,
+    storage: Store,
+    municipality: Annotated[str | None, Query(description="Whose rule set applies [default: the service's].",
+                                              max_length=64)] = None,
+) -> OrjsonResponse:
+    settings = request.app.state.settings
+    ruleset = checks.ruleset_of(municipality or settings.municipality)
+    body = await request.body()
+    if checks.input_format(request.headers.get("content-type"), body) != checks.PLAN_JSON:
+        raise status_problem(415, "A batch is JSON: {\"plans\": [building plans]}; send files one by one.",
+                             errors=[ProblemItem("Content-Type", "application/json", "header")])
+    plans = checks.read_batch(body, MAX_BATCH)
+    checked = await checks.check_plans(request.app.state.http, settings.context_url, plans, ruleset, "/plans")
+    now = datetime.now(UTC)
+    decisions = [{"id": new_id(), **c.decision} for c in checked]
+    await storage.add_many([(d["id"], now, d, c.site()) for d, c in zip(decisions, checked, strict=True)])
+    return OrjsonResponse({"decisions": decisions, "hrefs": [_location(request, d["id"]) for d in decisions]},
+                          status_code=201)
 
 
 @router.get("", summary="Past checks, newest first")

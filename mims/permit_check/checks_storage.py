@@ -49,10 +49,15 @@ class SqlCheckStore:
         self._engine = engine
 
     async def add(self, check_id: str, checked_at: datetime, decision: dict[str, Any], site: dict[str, Any]) -> None:
-        row = {"id": check_id, "municipality": decision["ruleSet"]["municipality"], "verdict": decision["verdict"],
-               "checked_at": checked_at, "decision": decision, "site": site}
+        await self.add_many([(check_id, checked_at, decision, site)])
+
+    async def add_many(self, checks: list[tuple[str, datetime, dict[str, Any], dict[str, Any]]]) -> None:
+        """Store checks ``(id, checked at, decision, site)`` all together or none."""
+        rows = [{"id": check_id, "municipality": decision["ruleSet"]["municipality"], "verdict": decision["verdict"],
+                 "checked_at": checked_at, "decision": decision, "site": site}
+                for check_id, checked_at, decision, site in checks]
         async with begin_write(self._engine) as connection:
-            await insert_rows(connection, decisions, [row])  # compiled once, not per check
+            await insert_rows(connection, decisions, rows)  # compiled once, not per check
 
     async def get(self, check_id: str) -> StoredCheck | None:
         if "\x00" in check_id or len(check_id) > 32:

@@ -193,6 +193,11 @@ def setback(s: Site, rule: dict) -> Measured | Missing | NotApplicable:
     return Measured(s.footprint.boundary.distance(boundary), "m", evidence)
 
 
+def gross_floor_area_measured(s: Site, rule: dict) -> Measured | Missing:
+    area = gross_floor_area(s)
+    return Missing("functions[].grossFloorArea") if area is None else Measured(area, "m2")
+
+
 def business_use_share(s: Site, rule: dict) -> Measured | Missing:
     area = gross_floor_area(s)
     if not area:
@@ -215,5 +220,7 @@ MEASURES = {
     "outside-parcel": outside_parcel,
     "roof-type": lambda s, rule: _member(s, "roofType", None),
     "business-use-share": business_use_share,
+    "built-area": lambda s, rule: Measured(s.footprint.area, "m2"),
+    "gross-floor-area": gross_floor_area_measured,
 }
 """Per rule-set measure, how it is measured."""

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
@@ -48,8 +48,8 @@ from mims.permit_check.twin_entities import (
     type_iri,
 )
 
-__all__ = ["PlanChanges", "parcel_entities", "plan_entities", "publish", "publish_plan", "twin_client", "zoning_at",
-           "zoning_plans"]
+__all__ = ["AtFootprint", "PlanChanges", "parcel_entities", "plan_entities", "publish", "publish_plan", "twin_client",
+           "zoning_at", "zoning_at_many", "zoning_plans"]
 
 API = "/ngsi-ld/v1"
 BATCH_SIZE = 200
@@ -59,6 +59,8 @@ READ, WRITE = "context:read", "context:write"
 CREDENTIAL_SETTINGS = "OUP_PERMIT_CHECK_CLIENT_ID, OUP_PERMIT_CHECK_CLIENT_SECRET and OUP_PERMIT_CHECK_TOKEN_URL"
 PAGE_SIZE = 1000
 """Entities asked for per query page; halved while the broker answers that it is over its maximum."""
+CLUSTER = 250.0
+"""Metres of the grid cells in which footprints checked together share one geo-query."""
 SEARCH_BUFFER = 0.5
 """Metres the footprint is widened by for the WGS84 geo-query, so that no candidate is lost to
 the difference between straight edges in RD and in WGS84; candidates are then decided exactly
@@ -163,6 +165,17 @@ _AT_FOOTPRINT = [{"type": type_iri(name)} for name in (*ZONING_FEATURE_TYPES, PA
 """The entity types a check reads at a footprint: every zoning feature type and parcels."""
 
 
+@dataclass
+class AtFootprint:
+    """What the twin has at one footprint: zoning-plan@1.0.0 features and parcels ``{reference,
+    geometry}`` that intersect it (EPSG:28992), and each feature's geometry as read (shapely), in
+    the order of the features, so that a check need not read them again."""
+
+    features: list[dict[str, Any]] = field(default_factory=list)
+    parcels: list[dict[str, Any]] = field(default_factory=list)
+    geometries: list[BaseGeometry] = field(default_factory=list)
+
+
 async def zoning_at(
     client: httpx.AsyncClient, context_url: str, footprint_rd: Mapping[str, Any] | BaseGeometry,
     statuses: dict[str, str | None] | None = None, geometries: list[BaseGeometry] | None = None,
@@ -171,33 +184,52 @@ async def zoning_at(
     footprint (GeoJSON Polygon or MultiPolygon in EPSG:28992), geometries in EPSG:28992.
 
     Features of every plan in the twin are returned, whatever its status; each cites its plan
-    (``cites.plan``, see ``zoning_plans`` for the plan's status). ``statuses``, when given, gets
-    the planstatus the found features' entities record, by plan idn: None where they lack one or
-    disagree (a re-import under way), so that ``zoning_plans`` is asked only for those plans.
-    ``geometries``, when given, gets each returned feature's geometry as read (shapely), in the
-    order of the features, so that a check need not read them again.
+    (``cites.plan``, see ``zoning_plans`` for the plan's status). ``statuses``: see
+    ``zoning_at_many``. ``geometries``, when given, gets each returned feature's geometry as read.
     """
-    footprint = _footprint(footprint_rd)
-    # mitred corners: a few vertices that cover the round buffer, so a smaller query to send and test
-    area = to_wgs84(footprint.buffer(SEARCH_BUFFER, join_style="mitre").simplify(SEARCH_BUFFER / 2))
-    geo = {"georel": "intersects", "geometry": area.geom_type, "coordinates": mapping(area)["coordinates"]}
-    features, parcels = [], []
-    for entity in await _query(client, context_url, {"type": "Query", "entities": _AT_FOOTPRINT, "geoQ": geo}):
-        is_parcel = entity["type"] == _PARCEL_TYPE
-        found = parcel_of(entity) if is_parcel else feature_of(entity)
-        geometry = shape(found["geometry"])
-        if not footprint.intersects(geometry):
-            continue
-        if is_parcel:
-            parcels.append(found)
-            continue
-        features.append(found)
-        if geometries is not None:
-            geometries.append(geometry)
-        if statuses is not None:
-            status, plan = (entity.get(TERMS["status"]) or {}).get("value"), found["cites"]["plan"]
-            statuses[plan] = status if statuses.get(plan, status) == status else None
-    return features, parcels
+    [found] = await zoning_at_many(client, context_url, [_footprint(footprint_rd)], statuses)
+    if geometries is not None:
+        geometries += found.geometries
+    return found.features, found.parcels
+
+
+async def zoning_at_many(
+    client: httpx.AsyncClient, context_url: str, footprints: Sequence[BaseGeometry],
+    statuses: dict[str, str | None] | None = None,
+) -> list[AtFootprint]:
+    """What the twin has at each of ``footprints`` (valid polygons in EPSG:28992), in their order.
+
+    Footprints whose centroids share a ``CLUSTER`` metre grid cell are asked for together, with
+    one geo-query on the union of their widened outlines, and what it returns is then matched to
+    each footprint exactly in EPSG:28992. ``statuses``, when given, gets the planstatus the found
+    features' entities record, by plan idn: None where they lack one or disagree (a re-import under
+    way), so that ``zoning_plans`` is asked only for those plans.
+    """
+    found = [AtFootprint() for _ in footprints]
+    clusters: dict[tuple[int, int], list[int]] = {}
+    for index, footprint in enumerate(footprints):
+        centre = footprint.centroid
+        clusters.setdefault((int(centre.x // CLUSTER), int(centre.y // CLUSTER)), []).append(index)
+    for members in clusters.values():
+        # mitred corners: a few vertices that cover the round buffer, so a smaller query to send and test
+        outline = shapely.union_all([footprints[i].buffer(SEARCH_BUFFER, join_style="mitre") for i in members])
+        area = to_wgs84(outline.simplify(SEARCH_BUFFER / 2))
+        geo = {"georel": "intersects", "geometry": area.geom_type, "coordinates": mapping(area)["coordinates"]}
+        for entity in await _query(client, context_url, {"type": "Query", "entities": _AT_FOOTPRINT, "geoQ": geo}):
+            is_parcel = entity["type"] == _PARCEL_TYPE
+            item = parcel_of(entity) if is_parcel else feature_of(entity)
+            geometry = shape(item["geometry"])
+            hits = [i for i in members if footprints[i].intersects(geometry)]
+            for i in hits:
+                if is_parcel:
+                    found[i].parcels.append(item)
+                else:
+                    found[i].features.append(item)
+                    found[i].geometries.append(geometry)
+            if hits and not is_parcel and statuses is not None:
+                status, plan = (entity.get(TERMS["status"]) or {}).get("value"), item["cites"]["plan"]
+                statuses[plan] = status if statuses.get(plan, status) == status else None
+    return found
 
 
 async def zoning_plans(client: httpx.AsyncClient, context_url: str, plan_ids: Iterable[str]) -> dict[str, dict[str, Any]]:

@@ -33,7 +33,7 @@ def test_the_generated_municipality_is_reproducible_valid_and_as_large_as_asked(
 def test_a_small_benchmark_run_prints_every_figure() -> None:
     run = subprocess.run(
         [sys.executable, "-m", "bench.permit", "--features", "300", "--parcels", "40", "--checks", "30",
-         "--concurrency", "4"],
+         "--concurrency", "4", "--batch-size", "8"],
         cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
     )
     assert run.returncode == 0, run.stderr[-3000:]
@@ -43,7 +43,7 @@ def test_a_small_benchmark_run_prints_every_figure() -> None:
     assert re.search(r"loaded into the twin: [\d,]+ entities made in [\d.]+ s, published over HTTP in [\d.]+ s", out)
     assert "30 building plans" in out and "every verdict as built" in out
     for row in ("one check over HTTP (POST /v1/checks)", "check_plan in-process (twin query + rules)",
-                "rules.check alone", "batch, 4 concurrent clients"):
+                "rules.check alone", "batch, 4 concurrent clients", "batches of 8 (POST /v1/checks/batch)"):
         assert re.search(rf"│ {re.escape(row)}\s+│ 30 ", out), row
     assert "p50 < 50 ms" in out and ">= 200 checks/s" in out
     for parsed in ("rotterdam_delfshaven_lod2.city.json", "den_haag_lod2.city.json", "IFC4 model, 4 storeys",
@@ -53,5 +53,6 @@ def test_a_small_benchmark_run_prints_every_figure() -> None:
     summary = out.strip().splitlines()[-1]
     assert re.fullmatch(
         r"permit check, \d+ features, 40 parcels: p50 [\d.]+ ms, p95 [\d.]+ ms \(target p50 < 50 ms: (met|NOT MET)\); "
-        r"[\d,]+ checks/s with 4 clients \(target >= 200/s: (met|NOT MET)\); parse CityJSON Rotterdam \d+ ms, "
+        r"[\d,]+ checks/s with 4 clients \(target >= 200/s: (met|NOT MET)\), [\d,]+ checks/s in batches of 8 "
+        r"\((met|NOT MET)\); parse CityJSON Rotterdam \d+ ms, "
         r"CityJSON Den Haag \d+ ms, IFC 4 storeys \d+ ms, IFC 20 storeys \d+ ms", summary), summary

@@ -346,3 +346,72 @@ def test_a_plan_is_checked_through_the_gateway_with_the_submit_scope(gateway_url
     assert httpx.get(location, headers=bearer("permit:submit"), timeout=10).json() == decision
     report = httpx.get(location + ".html", headers=bearer("permit:submit"), timeout=10)
     assert report.status_code == 200 and "<svg" in report.text and "<caption>" in report.text
+
+
+# -- batches ---------------------------------------------------------------------------------------
+
+
+def batch(base: str, plans: list[dict[str, Any]], **kwargs: Any) -> httpx.Response:
+    return httpx.post(f"{base}/v1/checks/batch", json={"plans": plans}, timeout=60, **kwargs)
+
+
+def total(base: str) -> int:
+    return httpx.get(f"{base}/v1/checks", params={"limit": 1}, timeout=10).json()["total"]
+
+
+def test_a_batch_gives_each_plan_the_decision_it_gets_alone_and_stores_them(permit_url: str) -> None:
+    plans = [plan(height=30.0), plan(height=34.01), plan(edge_rectangle((2, 10), (-6, 2)), height=10.0),
+             plan(box(92662, 436650, 92669, 436670), height=9.0)]  # Rotterdam: no zoning in this twin
+    answer = batch(permit_url, plans)
+    assert answer.status_code == 201, answer.text
+    decisions, hrefs = answer.json()["decisions"], answer.json()["hrefs"]
+    assert [d["verdict"] for d in decisions] == ["compliant", "non-compliant", "non-compliant", "insufficient-data"]
+    for one, decision, href in zip(plans, decisions, hrefs, strict=True):
+        assert ppi_schemas.validate(decision, "permit-decision@1.0.0") == []
+        alone = submitted(permit_url, json=one)
+        assert decision["results"] == alone["results"] and decision["inputHash"] == alone["inputHash"]
+        assert href == f"{permit_url}/v1/checks/{decision['id']}"
+        assert httpx.get(href, timeout=10).json() == decision
+
+
+@pytest.mark.parametrize(("plans", "pointer", "status"), [
+    ([plan(), {**plan(), "height": "tall"}], "/plans/1/height", 400),
+    ([plan(), plan(), plan(box(0, 0, 10, 10))], "/plans/2/footprint", 422),
+    ([plan(), {**plan(), "footprint": {"type": "Polygon", "coordinates": [[[82140, 429328], [82157, 429345],
+                                                                            [82157, 429328], [82140, 429345],
+                                                                            [82140, 429328]]]}}],
+     "/plans/1/footprint", 422),  # a bow tie
+])
+def test_a_batch_with_one_unusable_plan_is_refused_whole(permit_url: str, plans: list[dict[str, Any]], pointer: str,
+                                                         status: int) -> None:
+    before = total(permit_url)
+    refused = problem(batch(permit_url, plans), status)
+    assert pointer in [e["pointer"] for e in refused["errors"]], refused
+    assert total(permit_url) == before  # nothing stored
+
+
+def test_what_is_no_batch_is_refused(permit_url: str) -> None:
+    url = f"{permit_url}/v1/checks/batch"
+    for body in ({"plans": []}, {"plans": {}}, [plan()], {"plan": [plan()]}):
+        assert problem(httpx.post(url, json=body, timeout=10), 400)["errors"][0]["pointer"] == "/plans"
+    many = {"plans": [plan()] * 1001}
+    assert "1 to 1000" in problem(httpx.post(url, json=many, timeout=30), 400)["detail"]
+    cityjson = json.dumps(cityjson_box(82145.0, 429333.0, 7.0, base=-0.5, top=29.5))
+    problem(httpx.post(url, content=cityjson, headers={"Content-Type": "application/city+json"}, timeout=10), 415)
+    problem(httpx.post(url, content=b"{", headers={"Content-Type": "application/json"}, timeout=10), 400)
+
+
+async def test_footprints_close_together_share_one_twin_query(context_url: str) -> None:
+    requests: list[httpx.Request] = []
+
+    async def count(request: httpx.Request) -> None:
+        requests.append(request)
+
+    near = [BLOCK, box(82150, 429357, 82160, 429362), edge_rectangle((2, 10), (-6, 2))]
+    far = box(92662, 436650, 92669, 436670)
+    async with httpx.AsyncClient(timeout=30, event_hooks={"request": [count]}) as client:
+        together = await twin.zoning_at_many(client, context_url, [*near, far])
+        assert len(requests) == 2  # one query for the three in one 250 m cell, one for the far one
+        for footprint, found in zip([*near, far], together, strict=True):
+            assert (found.features, found.parcels) == await twin.zoning_at(client, context_url, footprint)
+    assert [len(found.features) > 0 for found in together] == [True, True, True, False]

@@ -290,6 +290,9 @@ def rotterdam() -> tuple[list[dict[str, Any]], dict[str, Any]]:
             feature["measurements"] += [
                 {"kind": "floor_space_index", "value": 5, "unit": None, "sourceValueType": "maximum floor space index"},
                 {"kind": "min_setback", "value": 1, "unit": "m", "sourceValueType": "minimum afstand tot perceelgrens (m)"},
+                {"kind": "max_built_area", "value": 440, "unit": "m2", "sourceValueType": "maximum bebouwd oppervlak (m2)"},
+                {"kind": "max_floor_area", "value": 2710, "unit": "m2", "sourceValueType": "maximum vloeroppervlakte (m2)"},
+                {"kind": "max_parking_spaces", "value": 60, "unit": None, "sourceValueType": "maximum aantal parkeerplaatsen"},
             ]
     assert ppi_schemas.is_valid(plan, "zoning-plan@1.0.0")
     return plan["features"], {plan["id"]: plan}
@@ -309,6 +312,7 @@ def test_a_plan_at_every_limit_passes(rotterdam):
         "max-coverage": (80.0, 80), "floor-space-index": (5.0, 5), "min-setback": (1.0, 1), "parking": (55, 55),
         "business-use-share": (30.0, 30), "within-building-plane": (0, 0), "within-parcel": (0, 0),
         "roof-type": ("flat", ["flat"]), "use-versus-zoning": (["detailhandel", "wonen"], None),
+        "max-built-area": (432.0, 440), "max-floor-area": (2700.0, 2710), "max-parking-spaces": (55, 60),
     }
     for rule, (measured, limit) in expected.items():
         found = result(decision, rule)
@@ -339,6 +343,7 @@ def test_a_plan_at_every_limit_passes(rotterdam):
     # the footprint moved 1 cm south: 0.99 m from the parcel's south side
     ("min-setback", {}, box(93200, 437059.99, 93224, 437077.99), 0.99, 1),
     ("parking", {"parkingSpaces": 54}, None, 54, 55),
+    ("max-parking-spaces", {"parkingSpaces": 61}, None, 61, 60),
     ("roof-type", {"roofType": "pitched"}, None, "pitched", ["flat"]),
     ("use-versus-zoning", {"functions": [{"function": "wonen", "grossFloorArea": 2000.0},
                                          {"function": "bedrijf", "grossFloorArea": 700.0}]}, None,
@@ -355,6 +360,23 @@ def test_a_plan_beyond_one_limit_fails_that_rule_only(rotterdam, rule, members, 
     assert found["measured"]["value"] == measured
     if limit is not None:
         assert found["limit"]["value"] == limit
+
+
+@pytest.mark.parametrize(("rule", "members", "footprint", "also", "explanation"), [
+    # 24.5 m x 18 m = 441 m2, over the 440 m2 allowed, and 81.67 % of the 540 m2 parcel
+    ("max-built-area", {}, box(93200, 437060, 93224.5, 437078), "max-coverage",
+     "The building covers 441 m²; at most 440 m² is allowed. This does not comply."),
+    # 1,901 + 810 = 2,711 m2, over the 2,710 m2 allowed, and a floor space index of 5.02
+    ("max-floor-area", {"functions": [{"function": "wonen", "grossFloorArea": 1901.0},
+                                      {"function": "detailhandel", "grossFloorArea": 810.0}]}, FOOTPRINT,
+     "floor-space-index", "The gross floor area is 2711 m²; at most 2710 m² is allowed. This does not comply."),
+])
+def test_an_area_over_its_maximum_fails_that_rule_and_the_relative_one(rotterdam, rule, members, footprint, also,
+                                                                       explanation):
+    features, meta = rotterdam
+    decision = decide(building(footprint, **{**AT_LIMIT, **members}), features, PARCEL, "rotterdam", meta)
+    assert {r["rule"] for r in decision["results"] if r["verdict"] == "fail"} == {rule, also}
+    assert result(decision, rule)["explanation"]["en"] == explanation
 
 
 def test_a_parking_norm_in_the_zoning_replaces_the_norm_per_dwelling(rotterdam):
@@ -481,7 +503,7 @@ def test_rule_sets_load_and_only_rotterdam_limits_business_use():
         kind = rule["limit"].get("kind", "")
         if kind.startswith("max_") or rule["measure"] in ("outside-building-plane", "outside-parcel"):
             assert rule["comparator"] == "<=", rule["id"]
-        if kind.startswith("min_") or rule["measure"] == "parking":
+        if kind.startswith("min_") or rule["limit"]["source"] == "parking-norm":
             assert rule["comparator"] == ">=", rule["id"]
 
 
