@@ -20,7 +20,7 @@ from authlib.oauth2.rfc6749 import OAuth2Token
 
 __all__ = ["ClientCredentialsAuth", "TokenRequestFailed", "client_credentials_client"]
 
-# authlib's client raises the errors of httpx2 where that is installed, else those of httpx.
+# authlib's OAuth client is built on httpx2 (a dependency), on httpx in older authlib versions.
 try:
     import httpx2
 
