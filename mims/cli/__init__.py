@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+import conformance.cli
 from mims.cli import ppi, run
 from mims.cli.services import SERVICES, Service, load
 
@@ -16,6 +17,8 @@ app = typer.Typer(
 app.command()(run.serve)
 app.command()(run.up)
 app.add_typer(ppi.app, name="ppi", help="Inspect, validate and compare PPI contracts.")
+app.add_typer(conformance.cli.app, name="conformance",
+              help="Certify a component against a MIM: run, list, keygen, verify.")
 
 
 def _admin_command(service: Service) -> None:

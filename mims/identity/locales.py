@@ -74,6 +74,7 @@ SCOPE_WORDS: dict[str, dict[str, str]] = {
         "marketplace:consume": "Datasets afnemen van de datamarktplaats",
         "permit:submit": "Bouwplannen indienen voor de vergunningcheck",
         "permit:review": "Vergunningaanvragen beoordelen",
+        "permit:zoning": "Bestemmingsplannen laden in de vergunningcheck",
         "admin": "Het platform beheren",
     },
     "en": {
@@ -86,6 +87,7 @@ SCOPE_WORDS: dict[str, dict[str, str]] = {
         "marketplace:consume": "Use datasets from the data marketplace",
         "permit:submit": "Submit building plans to the permit check",
         "permit:review": "Review permit applications",
+        "permit:zoning": "Load zoning plans into the permit check",
         "admin": "Administer the platform",
     },
 }

@@ -23,6 +23,7 @@ PLATFORM_SCOPES = (
     "marketplace:consume",
     "permit:submit",
     "permit:review",
+    "permit:zoning",
     "admin",
 )
 

@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from mims.kit import service
-from mims.permit_check import checks_api
+from mims.permit_check import checks_api, zoning_api
 from mims.permit_check.rules import BUILDING_PLAN
 from mims.permit_check.settings import PermitCheckSettings
 
@@ -20,11 +20,11 @@ SPEC = service.MimSpec(
     description="A building plan (JSON, CityJSON or IFC) checked against the zoning plan in the digital twin, "
                 "rule by rule, with reasons in Dutch and English.",
     version=__version__,
-    consumes=(BUILDING_PLAN,),
+    consumes=(BUILDING_PLAN, zoning_api.ZONING_PPI),
     produces=(checks_api.DECISION_PPI,),
-    routers=(checks_api.router,),
+    routers=(checks_api.router, zoning_api.router),
     migrations=Path(__file__).parent / "migrations" / "versions",
-    background=(checks_api.http_client,),
+    background=(checks_api.http_client, zoning_api.twin_writer),
     settings_cls=PermitCheckSettings,
 )
 

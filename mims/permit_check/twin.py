@@ -48,7 +48,7 @@ from mims.permit_check.twin_entities import (
     type_iri,
 )
 
-__all__ = ["AtFootprint", "PlanChanges", "parcel_entities", "plan_entities", "publish", "publish_plan", "twin_client",
+__all__ = ["AtFootprint", "PlanChanges", "delete_plan", "parcel_entities", "plan_entities", "publish", "publish_plan", "twin_client",
            "zoning_at", "zoning_at_many", "zoning_plans"]
 
 API = "/ngsi-ld/v1"
@@ -134,6 +134,13 @@ async def publish_plan(client: httpx.AsyncClient, context_url: str, entities: Se
     await _delete(client, context_url, stale)
     added = len(features & created)
     return PlanChanges(added=added, updated=len(features) - added, removed=len(stale))
+
+
+async def delete_plan(client: httpx.AsyncClient, context_url: str, plan_idn: str) -> None:
+    """Remove the zoning plan ``plan_idn`` (its IMRO idn) and its features from the twin. Features
+    go first: a failure half-way leaves the plan findable, so a repeated delete finishes the job."""
+    plan_entity = entity_id(ZONING_PLAN, plan_idn)
+    await _delete(client, context_url, [*await _plan_feature_ids(client, context_url, plan_entity), plan_entity])
 
 
 async def _plan_feature_ids(client: httpx.AsyncClient, context_url: str, plan_id: str) -> list[str]:

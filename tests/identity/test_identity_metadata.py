@@ -9,7 +9,7 @@ from mims.identity.settings import IdentitySettings
 ISSUER = "http://127.0.0.1:8001"  # the default setting
 PATHS = ("/.well-known/oauth-authorization-server", "/.well-known/openid-configuration")
 SCOPES = ["context:read", "context:write", "marketplace:publish", "marketplace:consume",
-          "permit:submit", "permit:review", "admin"]
+          "permit:submit", "permit:review", "permit:zoning", "admin"]
 #: Claims ID tokens and /userinfo may carry (OpenID Connect Discovery section 3).
 CLAIMS = ["iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "amr",
           "name", "preferred_username", "roles", "email"]

@@ -45,6 +45,8 @@ CONTENT_MEMBER = {
     LIST_RELATIONSHIP: "objectList",
 }
 ATTRIBUTE_TYPES = frozenset(CONTENT_MEMBER)
+#: The core context's geospatial members, always GeoProperties (clause 4.7.1).
+GEO_MEMBERS = frozenset({"location", "observationSpace", "operationSpace"})
 #: Concise form (clause 4.5.2): the content member that implies the attribute type.
 IMPLIED_TYPE = {
     "value": PROPERTY,
@@ -120,6 +122,14 @@ def is_geometry(value: Any) -> bool:
     return isinstance(value, dict) and value.get("type") in GEOMETRY_TYPES  # JSON objects are dicts
 
 
+def _geo_property(raw: Any) -> bool:
+    """Whether ``raw`` is a GeoProperty, normalized or concise (clause 4.5.2)."""
+    if not isinstance(raw, dict):
+        return False
+    kind = raw.get("type")
+    return is_geometry(raw) or kind == GEO_PROPERTY or (kind is None and is_geometry(raw.get("value")))
+
+
 class AttributeNormalizer:
     """Turns the attribute members of a request body into stored attributes, collecting problems."""
 
@@ -168,6 +178,9 @@ class AttributeNormalizer:
         """One attribute instance in the stored form, or ``None`` (with a problem recorded)."""
         if raw is None or raw == NGSI_LD_NULL:
             self.problem(pointer, f"attribute {name!r} is null; NGSI-LD Null only deletes in merge operations")
+            return None
+        if name in GEO_MEMBERS and not _geo_property(raw):
+            self.problem(pointer, f"{name!r} is a GeoProperty (clause 4.7.1); got {raw!r:.80}")
             return None
         if not isinstance(raw, dict):
             return self._stamped({"type": PROPERTY, "value": raw})  # concise Property (clause 4.5.2)

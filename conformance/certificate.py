@@ -1,0 +1,140 @@
+"""Certificates: a compact JWS, signed with the certifying authority's Ed25519 key, that states what
+was certified (target, MIM, profile, declared PPIs, suite version, counts) and binds the report by
+its SHA-256, so that a city can check both the signature and that the report it reads is the one
+certified. Issued only for a certifiable report.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import OKPKey
+from joserfc.util import urlsafe_b64decode
+
+from conformance.runner import Report
+
+TYP = "oup-conformance-certificate+jwt"
+ALG = "Ed25519"
+"""RFC 9864's fully specified algorithm (the polymorphic ``EdDSA`` is deprecated)."""
+VALIDITY_DAYS = 365
+PRIVATE_FILE, PUBLIC_FILE = "authority.private.jwk", "authority.public.jwk"
+AUTHORITY_MEMBER = "authority"
+"""A JWK member (RFC 7517 §4 allows more) naming the certifying authority, the certificates' ``iss``."""
+
+
+class NotCertifiable(Exception):
+    """The report has failed (or broken) must-checks; ``failed`` lists their ids."""
+
+    def __init__(self, failed: list[str]) -> None:
+        super().__init__("not certifiable: must-checks failed or broke: " + (", ".join(failed) or "no checks ran"))
+        self.failed = failed
+
+
+class InvalidCertificate(Exception):
+    """The certificate does not verify; the message says why."""
+
+
+class BadKey(Exception):
+    """A key file that is not an Ed25519 JWK (a usage error, not a verdict on a certificate)."""
+
+
+@dataclass(frozen=True)
+class Authority:
+    name: str
+    key: OKPKey
+
+
+def keygen(out: Path, authority: str) -> tuple[Path, Path]:
+    """A fresh Ed25519 key pair in ``out``: the private JWK (readable by its owner only) and the
+    public JWK to hand to verifiers; ``kid`` is the RFC 7638 thumbprint."""
+    key = OKPKey.generate_key("Ed25519")
+    kid = key.thumbprint()
+    out.mkdir(parents=True, exist_ok=True)
+    private, public = out / PRIVATE_FILE, out / PUBLIC_FILE
+    document = {**key.as_dict(private=True), "kid": kid, "alg": ALG, "use": "sig", AUTHORITY_MEMBER: authority}
+    descriptor = os.open(private, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        json.dump(document, file, indent=2)
+    os.chmod(private, 0o600)  # also when the file existed with a wider mode
+    public.write_text(json.dumps({**key.as_dict(private=False), "kid": kid, "alg": ALG, "use": "sig",
+                                  AUTHORITY_MEMBER: authority}, indent=2))
+    return private, public
+
+
+def load_authority(path: Path) -> Authority:
+    """The authority of a JWK file written by :func:`keygen` (private to issue, public to verify)."""
+    try:
+        document = json.loads(path.read_text())
+        name = str(document.pop(AUTHORITY_MEMBER, "unnamed authority"))
+        key = OKPKey.import_key(document)
+    except (OSError, ValueError, JoseError) as error:
+        raise BadKey(f"{path} is not an Ed25519 JWK: {error}") from error
+    if key.as_dict().get("crv") != "Ed25519":
+        raise BadKey(f"{path} is not an Ed25519 key")
+    return Authority(name, key)
+
+
+def report_hash(report_bytes: bytes) -> str:
+    return f"sha256:{hashlib.sha256(report_bytes).hexdigest()}"
+
+
+def issue(report: Report, report_bytes: bytes, authority: Authority, days: int = VALIDITY_DAYS,
+          now: int | None = None) -> str:
+    """The certificate for ``report`` (whose JSON form is ``report_bytes``, as written);
+    NotCertifiable when any must-check failed or broke."""
+    if not report.certifiable:
+        raise NotCertifiable([r.check.id for r in report.results
+                              if r.status == "error" or (r.check.severity == "must" and r.status == "failed")])
+    issued = int(time.time()) if now is None else now
+    claims = {
+        "iss": authority.name, "sub": report.target.url, "mim": report.target.mim, "profile": report.target.profile,
+        "ppis": report.declared, "suiteVersion": report.suite_version, "iat": issued, "exp": issued + days * 86400,
+        "counts": report.counts(), "passed": [r.check.id for r in report.results if r.status == "passed"],
+        "reportHash": report_hash(report_bytes),
+    }
+    header = {"typ": TYP, "alg": ALG, "kid": authority.key.thumbprint()}
+    return jwt.encode(header, claims, authority.key, algorithms=[ALG])
+
+
+def verify(certificate: str, authority: Authority, report_bytes: bytes | None = None,
+           now: int | None = None) -> dict[str, Any]:
+    """The claims of ``certificate`` once its signature (by ``authority``), type, expiry and, given
+    ``report_bytes``, report hash hold; else InvalidCertificate saying which does not."""
+    try:
+        token = jwt.decode(certificate.strip(), authority.key, algorithms=[ALG])
+    except JoseError as error:
+        kid = _unverified_kid(certificate)
+        if kid and kid != authority.key.thumbprint():
+            raise InvalidCertificate(f"signed by another key (kid {kid}), not by {authority.name} "
+                                     f"(kid {authority.key.thumbprint()})") from error
+        raise InvalidCertificate(f"the signature does not verify with {authority.name}'s key: {error}") from error
+    if token.header.get("typ") != TYP:
+        raise InvalidCertificate(f"typ is {token.header.get('typ')!r}, expected {TYP!r}")
+    claims = dict(token.claims)
+    moment = int(time.time()) if now is None else now
+    if not isinstance(claims.get("exp"), int):
+        raise InvalidCertificate("the certificate has no expiry (exp)")
+    if moment >= claims["exp"]:
+        raise InvalidCertificate(f"expired at {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(claims['exp']))}")
+    if isinstance(claims.get("iat"), int) and claims["iat"] > moment + 300:
+        raise InvalidCertificate("issued in the future (iat)")
+    if report_bytes is not None and claims.get("reportHash") != report_hash(report_bytes):
+        raise InvalidCertificate(f"the report's hash {report_hash(report_bytes)} is not the certified "
+                                 f"{claims.get('reportHash')}: the report is not the one certified")
+    return claims
+
+
+def _unverified_kid(certificate: str) -> str | None:
+    try:
+        header = json.loads(urlsafe_b64decode(certificate.strip().split(".")[0].encode()))
+        return header.get("kid") if isinstance(header, dict) else None
+    except (ValueError, IndexError):
+        return None

@@ -1,0 +1,138 @@
+"""`oup conformance`: a real run against our context MIM that certifies and verifies, a run
+against a broken target that refuses to certify, and the usage errors (exit code 2)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+from typer.testing import CliRunner
+
+from mims.cli import app
+from mims.context.service import create_app
+from tests.serving import closed_port, free_port, served
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def context_mim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Our context broker over real HTTP on loopback."""
+    with served(create_app(data_dir=tmp_path_factory.mktemp("context"), jsonld_remote=False), free_port()) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def undescribed() -> Iterator[str]:
+    """A component that does not describe itself: the must-check context.wellknown.mim fails."""
+    broken = FastAPI()
+
+    @broken.get("/.well-known/mim")
+    def missing() -> JSONResponse:
+        return JSONResponse({"title": "Not Found", "status": 404}, status_code=404)
+
+    with served(broken, free_port()) as url:
+        yield url
+
+
+@pytest.fixture
+def keys(tmp_path: Path) -> tuple[Path, Path]:
+    result = runner.invoke(app, ["conformance", "keygen", "--out", str(tmp_path / "keys"), "--authority", "Test CA"])
+    assert result.exit_code == 0, result.output
+    return tmp_path / "keys" / "authority.private.jwk", tmp_path / "keys" / "authority.public.jwk"
+
+
+def test_run_against_our_context_mim_certifies_and_the_certificate_verifies(
+        context_mim: str, keys: tuple[Path, Path], tmp_path: Path) -> None:
+    out = tmp_path / "report"
+    result = runner.invoke(app, ["conformance", "run", "--mim", "context", "--target", context_mim, "--only",
+                                 "context.wellknown.mim", "--out", str(out), "--sign-key", str(keys[0])])
+    assert result.exit_code == 0, result.output
+    assert "context.wellknown.mim" in result.output and "Certifiable" in result.output
+    assert sorted(p.name for p in out.iterdir()) == ["certificate.jws", "report.html", "report.json",
+                                                     "report.junit.xml"]
+    report = json.loads((out / "report.json").read_text())
+    assert [c["id"] for c in report["checks"]] == ["context.wellknown.mim"]
+    assert report["checks"][0]["status"] == "passed" and report["certifiable"] is True
+    assert report["checks"][0]["evidence"][0]["url"] == f"{context_mim}/.well-known/mim"
+    assert {"ppi": "ngsi-ld-entity", "version": "1.0.0"} in report["declared"]
+
+    verified = runner.invoke(app, ["conformance", "verify", str(out / "certificate.jws"), "--key", str(keys[1]),
+                                   "--report", str(out / "report.json")])
+    assert verified.exit_code == 0, verified.output
+    assert "valid certificate" in verified.output and context_mim in verified.output
+
+    (out / "report.json").write_text((out / "report.json").read_text().replace('"passed"', '"skipped"', 1))
+    tampered = runner.invoke(app, ["conformance", "verify", str(out / "certificate.jws"), "--key", str(keys[1]),
+                                   "--report", str(out / "report.json")])
+    assert tampered.exit_code == 1 and "invalid certificate" in tampered.output
+
+
+def test_verify_refuses_a_certificate_of_another_authority(
+        context_mim: str, keys: tuple[Path, Path], tmp_path: Path) -> None:
+    other = runner.invoke(app, ["conformance", "keygen", "--out", str(tmp_path / "other")])
+    assert other.exit_code == 0
+    out = tmp_path / "report"
+    signed = runner.invoke(app, ["conformance", "run", "--mim", "context", "--target", context_mim, "--only",
+                                 "context.wellknown.mim", "--out", str(out), "--sign-key", str(tmp_path / "other" /
+                                                                                     "authority.private.jwk")])
+    assert signed.exit_code == 0, signed.output
+    result = runner.invoke(app, ["conformance", "verify", str(out / "certificate.jws"), "--key", str(keys[1])])
+    assert result.exit_code == 1 and "signed by another key" in result.output
+
+
+def test_a_failed_must_check_fails_the_run_and_no_certificate_is_issued(
+        undescribed: str, keys: tuple[Path, Path], tmp_path: Path) -> None:
+    out = tmp_path / "report"
+    result = runner.invoke(app, ["conformance", "run", "--mim", "context", "--target", undescribed, "--only",
+                                 "context.wellknown.mim", "--out", str(out), "--sign-key", str(keys[0])])
+    assert result.exit_code == 1, result.output
+    assert "Not certifiable" in result.output and "No certificate issued" in result.output
+    assert not (out / "certificate.jws").exists()
+    report = json.loads((out / "report.json").read_text())
+    assert report["certifiable"] is False and report["checks"][0]["status"] == "failed"
+    assert "answered 404" in report["checks"][0]["message"]
+    assert 'failures="1"' in (out / "report.junit.xml").read_text()
+
+
+def test_an_unreachable_target_is_a_usage_error_with_a_clear_message(tmp_path: Path) -> None:
+    with closed_port() as port:
+        result = runner.invoke(app, ["conformance", "run", "--mim", "context", "--target", f"http://127.0.0.1:{port}",
+                                     "--out", str(tmp_path / "report")])
+    assert result.exit_code == 2
+    assert "unreachable" in result.output and not (tmp_path / "report").exists()
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["--mim", "weather"], "weather"),
+    (["--mim", "context", "--option", "novalue"], "expected key=value"),
+    (["--mim", "context", "--client-id", "vendor"], "go together"),
+    (["--mim", "context", "--only", "no-such-check-anywhere"], "no check of context"),
+    (["--mim", "context", "--target", "ftp://example.org"], "http:// or https://"),
+])
+def test_usage_errors_exit_2(arguments: list[str], message: str, tmp_path: Path) -> None:
+    if "--target" not in arguments:
+        arguments = [*arguments, "--target", "http://127.0.0.1:9"]
+    result = runner.invoke(app, ["conformance", "run", *arguments, "--out", str(tmp_path / "report")])
+    assert result.exit_code == 2
+    assert message in result.output
+
+
+def test_a_public_key_cannot_sign(keys: tuple[Path, Path], tmp_path: Path) -> None:
+    result = runner.invoke(app, ["conformance", "run", "--mim", "context", "--target", "http://127.0.0.1:9",
+                                 "--sign-key", str(keys[1]), "--out", str(tmp_path / "report")])
+    assert result.exit_code == 2 and "no private key" in result.output
+
+
+def test_list_shows_every_check_with_its_classification() -> None:
+    result = runner.invoke(app, ["conformance", "list", "--mim", "context", "--profile", "mim"], env={"COLUMNS": "250"})
+    assert result.exit_code == 0, result.output
+    row = next(line for line in result.output.splitlines() if "context.wellknown.mim" in line)
+    for cell in ("Describes itself at /.well-known/mim", "context", "mim", "must", "mim-description@1.0.0"):
+        assert cell in row
+    standard_only = runner.invoke(app, ["conformance", "list", "--mim", "context", "--profile", "standard"])
+    assert "context.wellknown.mim" not in standard_only.output
