@@ -16,6 +16,7 @@ from typing import Annotated, NoReturn, Optional
 import httpx
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -75,9 +76,11 @@ def run(
     sign_key: Annotated[Optional[Path], typer.Option(help="Authority's private JWK: certify if certifiable.")] = None,
 ) -> None:
     """Run the checks of a MIM against a target; write report.json, report.junit.xml, report.html."""
-    credentials = [client_id, client_secret, token_url]
+    # an identity MIM's own token endpoint comes from its metadata
+    credentials = [client_id, client_secret, token_url or (mim == "identity")]
     if any(credentials) and not all(credentials):
-        _usage("--client-id, --client-secret and --token-url go together")
+        _usage("--client-id, --client-secret and --token-url go together (--token-url is found in the metadata "
+               "of an identity target)")
     authority = None
     if sign_key is not None:
         try:
@@ -137,8 +140,8 @@ def _run_with_progress(target: Target, checks: list[Check]) -> Report:
 def _summary(report: Report) -> None:
     table = Table(title=f"Conformance of {report.target.url} ({report.target.mim}, profile {report.target.profile})")
     table.add_column("Check", no_wrap=True)
-    table.add_column("Severity")
-    table.add_column("Status")
+    table.add_column("Severity", no_wrap=True)
+    table.add_column("Status", no_wrap=True)
     table.add_column("Message", overflow="fold")
     for result in report.results:
         style = _STYLES[result.status]
@@ -158,10 +161,11 @@ def list_checks(
     checks = select(mim.value if mim else None, profile.value if profile else None)
     table = Table(title=f"{len(checks)} conformance checks")
     table.add_column("Check", no_wrap=True)
-    for column in ("Title", "MIM", "Profile", "Severity", "Source"):
-        table.add_column(column, overflow="fold")
+    for column in ("Profile", "Severity"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("Title and source", ratio=1)
     for one in checks:
-        table.add_row(one.id, one.title, one.mim, one.profile, one.severity, one.source)
+        table.add_row(one.id, one.profile, one.severity, f"{escape(one.title)} [dim]({escape(one.source)})[/dim]")
     console.print(table)
 
 

@@ -100,14 +100,23 @@ class Session:
         if scope in self._tokens:
             return self._tokens[scope]
         target = self.target
-        if not (target.client_id and target.client_secret and target.token_url):
+        token_url = target.token_url or await self._own_token_endpoint()
+        if not (target.client_id and target.client_secret and token_url):
             raise TokenUnavailable("no --token and no --client-id, --client-secret and --token-url")
         data = {"grant_type": "client_credentials", **({"scope": scope} if scope else {})}
-        answer = await self.http.post(target.token_url, data=data, auth=(target.client_id, target.client_secret))
+        answer = await self.http.post(token_url, data=data, auth=(target.client_id, target.client_secret))
         if answer.status_code != 200 or "access_token" not in _json(answer):
-            raise TokenUnavailable(f"{target.token_url} answered {answer.status_code}: {answer.text[:300]}")
+            raise TokenUnavailable(f"{token_url} answered {answer.status_code}: {answer.text[:300]}")
         self._tokens[scope] = _json(answer)["access_token"]
         return self._tokens[scope]
+
+    async def _own_token_endpoint(self) -> str | None:
+        """An identity target's token endpoint, from its RFC 8414 metadata."""
+        if self.target.mim != "identity":
+            return None
+        answer = await self.http.get("/.well-known/oauth-authorization-server")
+        endpoint = _json(answer).get("token_endpoint") if answer.status_code == 200 else None
+        return endpoint if isinstance(endpoint, str) else None
 
     async def bearer(self, scope: str | None = None) -> dict[str, str]:
         """``Authorization`` header with :meth:`token`, or no header when no token can be had."""
