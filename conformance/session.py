@@ -49,7 +49,7 @@ class Session:
         self.target = target
         self.evidence: list[Exchange] = []
         self.notes: list[str] = []
-        self._tokens: dict[str | None, str] = {}
+        self._tokens: dict[tuple[str, str | None], str] = {}
         self._started: dict[int, float] = {}
         self.http = httpx.AsyncClient(base_url=target.url, timeout=timeout, follow_redirects=False,
                                       event_hooks={"request": [self._sent], "response": [self._received]})
@@ -97,18 +97,37 @@ class Session:
         credentials (cached per scope). TokenUnavailable when neither is possible."""
         if self.target.token:
             return self.target.token
-        if scope in self._tokens:
-            return self._tokens[scope]
         target = self.target
         token_url = target.token_url or await self._own_token_endpoint()
         if not (target.client_id and target.client_secret and token_url):
             raise TokenUnavailable("no --token and no --client-id, --client-secret and --token-url")
-        data = {"grant_type": "client_credentials", **({"scope": scope} if scope else {})}
-        answer = await self.http.post(token_url, data=data, auth=(target.client_id, target.client_secret))
-        if answer.status_code != 200 or "access_token" not in _json(answer):
-            raise TokenUnavailable(f"{token_url} answered {answer.status_code}: {answer.text[:300]}")
-        self._tokens[scope] = _json(answer)["access_token"]
-        return self._tokens[scope]
+        return await self._client_token(("", scope), token_url, target.client_id, target.client_secret, scope)
+
+    async def party_token(self, party: str, scope: str | None = None) -> str | None:
+        """The token of another party a check needs (e.g. a consumer besides the publisher):
+        ``--option {party}_token``, else one issued by client credentials to ``{party}_client_id``
+        and ``{party}_client_secret`` at ``--token-url`` (or ``--option token_url``). None when the
+        operator gave neither; TokenUnavailable when the token endpoint refuses."""
+        options = self.target.options
+        if options.get(f"{party}_token"):
+            return options[f"{party}_token"]
+        client_id, secret = options.get(f"{party}_client_id"), options.get(f"{party}_client_secret")
+        token_url = options.get("token_url") or self.target.token_url
+        if not (client_id and secret and token_url):
+            return None
+        return await self._client_token((party, scope), token_url, client_id, secret, scope)
+
+    async def _client_token(self, key: tuple[str, str | None], token_url: str, client_id: str, secret: str,
+                            scope: str | None) -> str:
+        """A client-credentials access token (RFC 6749 §4.4), cached by ``key`` for the run."""
+        if key not in self._tokens:
+            data = {"grant_type": "client_credentials", **({"scope": scope} if scope else {})}
+            answer = await self.http.post(token_url, data=data, auth=(client_id, secret))
+            token = _json(answer).get("access_token")
+            if answer.status_code != 200 or not isinstance(token, str):
+                raise TokenUnavailable(f"{token_url} gave {client_id} no token: {answer.status_code} {answer.text[:300]}")
+            self._tokens[key] = token
+        return self._tokens[key]
 
     async def _own_token_endpoint(self) -> str | None:
         """An identity target's token endpoint, from its RFC 8414 metadata."""
@@ -127,10 +146,12 @@ class Session:
 
 
 def _json(response: httpx.Response) -> Any:
+    """The response's JSON object; empty when it is none."""
     try:
-        return response.json()
+        document = response.json()
     except ValueError:
         return {}
+    return document if isinstance(document, dict) else {}
 
 
 def _masked(headers: httpx.Headers) -> dict[str, str]:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import copy
 import uuid
-import weakref
 from typing import Any
 
 import ppi_schemas
@@ -32,9 +31,6 @@ TWIN_EXAMPLE = "rotterdam-buildings-digital-twin"
 """The valid dcat-dataset example with digital-twin data: its agreements get an access grant."""
 RESEARCH = "https://w3id.org/dpv#AcademicResearch"
 
-_consumer_tokens: weakref.WeakKeyDictionary[Session, str] = weakref.WeakKeyDictionary()
-
-
 async def publisher(session: Session) -> dict[str, str]:
     """Authorization of the provider: the target's own credentials with ``marketplace:publish``."""
     return {"Authorization": f"Bearer {await session.token(PUBLISH)}"}
@@ -43,23 +39,11 @@ async def publisher(session: Session) -> dict[str, str]:
 async def consumer(session: Session) -> dict[str, str]:
     """Authorization of a consumer other than the publisher; the check is skipped when the operator
     named none (the options in this module's docstring)."""
-    options = session.target.options
-    if options.get("consumer_token"):
-        return {"Authorization": f"Bearer {options['consumer_token']}"}
-    if session not in _consumer_tokens:
-        client_id, secret = options.get("consumer_client_id"), options.get("consumer_client_secret")
-        token_url = session.target.token_url
-        if not (client_id and secret and token_url):
-            session.skip("a consumer client is needed besides the publisher: give --option consumer_token=... or "
-                         "--option consumer_client_id=... --option consumer_client_secret=... (with --token-url)")
-        answer = await session.http.post(token_url, data={"grant_type": "client_credentials", "scope": CONSUME},
-                                         auth=(client_id, secret))
-        token = _member(answer, "access_token")
-        if answer.status_code != 200 or not isinstance(token, str):
-            raise TokenUnavailable(f"the consumer's token: {token_url} answered {answer.status_code}: "
-                                   f"{answer.text[:300]}")
-        _consumer_tokens[session] = token
-    return {"Authorization": f"Bearer {_consumer_tokens[session]}"}
+    token = await session.party_token("consumer", CONSUME)
+    if token is None:
+        session.skip("a consumer client is needed besides the publisher: give --option consumer_token=... or "
+                     "--option consumer_client_id=... --option consumer_client_secret=... (with --token-url)")
+    return {"Authorization": f"Bearer {token}"}
 
 
 async def grants_reader(session: Session) -> dict[str, str] | None:

@@ -19,6 +19,7 @@ import shapely
 from shapely.geometry import shape
 
 import ppi_schemas
+from mims.kit.ppi import parse_json
 from mims.kit.problems import ProblemError, ProblemItem
 from mims.permit_check import twin
 from mims.permit_check.cityjson import read_cityjson
@@ -77,11 +78,7 @@ def read_plan(kind: str, body: bytes, *, crs: str | None = None, object_id: str 
     """The one building-plan document in ``body``: ProblemError 400 for JSON that is not a
     building plan, 422 for a file that cannot be read as one or holds several without ``object_id``."""
     if kind == PLAN_JSON:
-        try:
-            plan = orjson.loads(body)
-        except orjson.JSONDecodeError as error:
-            raise ProblemError(400, "Malformed JSON", f"the body is not JSON: {error.msg} at line {error.lineno}, "
-                               f"column {error.colno}", errors=[ProblemItem("", error.msg)]) from None
+        plan = parse_json(body)
         validate_plan(plan)
         return plan
     try:
@@ -109,11 +106,7 @@ def validate_plan(plan: Any) -> None:
 def read_batch(body: bytes, largest: int) -> list[dict[str, Any]]:
     """The building plans of a batch ``{"plans": [building-plan, ...]}`` (1 to ``largest``):
     ProblemError 400 listing every problem of every plan, pointing at ``/plans/{index}/...``."""
-    try:
-        document = orjson.loads(body)
-    except orjson.JSONDecodeError as error:
-        raise ProblemError(400, "Malformed JSON", f"the body is not JSON: {error.msg} at line {error.lineno}, "
-                           f"column {error.colno}", errors=[ProblemItem("", error.msg)]) from None
+    document = parse_json(body)
     plans = document.get("plans") if isinstance(document, dict) else None
     if not isinstance(plans, list) or not 1 <= len(plans) <= largest:
         detail = f"the body must be an object whose member plans is an array of 1 to {largest} building plans"

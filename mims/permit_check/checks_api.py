@@ -26,6 +26,9 @@ DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE = 20, 100
 MAX_BATCH = 1000
 """Building plans in one batch."""
 
+Municipality = Annotated[str | None, Query(description="Whose rule set applies [default: the service's].",
+                                          max_length=64)]
+
 router = APIRouter(prefix="/v1/checks", tags=["checks"], dependencies=[Depends(require_scopes(SUBMIT))])
 
 
@@ -62,8 +65,7 @@ _BODY = {
 async def submit_check(
     request: Request,
     storage: Store,
-    municipality: Annotated[str | None, Query(description="Whose rule set applies [default: the service's].",
-                                              max_length=64)] = None,
+    municipality: Municipality = None,
     crs: Annotated[str | None, Query(description="CityJSON: the CRS when the file names none, e.g. EPSG:7415.",
                                      max_length=200)] = None,
     object: Annotated[str | None, Query(description="CityJSON object id or IFC GlobalId, when the file holds "
@@ -101,8 +103,7 @@ _BATCH = {
 async def submit_batch(
     request: Request,
     storage: Store,
-    municipality: Annotated[str | None, Query(description="Whose rule set applies [default: the service's].",
-                                              max_length=64)] = None,
+    municipality: Municipality = None,
 ) -> OrjsonResponse:
     settings = request.app.state.settings
     ruleset = checks.ruleset_of(municipality or settings.municipality)

@@ -14,13 +14,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
-import orjson
 from fastapi import APIRouter, Depends, FastAPI, Path, Request
 from fastapi.responses import Response
 
 import ppi_schemas
 from mims.kit.auth import require_scopes
 from mims.kit.errors import OrjsonResponse, status_problem
+from mims.kit.ppi import parse_json
 from mims.kit.problems import ProblemError, ProblemItem
 from mims.permit_check import twin
 
@@ -72,11 +72,7 @@ async def delete_zoning_plan(request: Request, plan_id: PlanId) -> Response:
 def _zoning_plan(body: bytes, plan_id: str) -> dict[str, Any]:
     """The zoning-plan@1.0.0 document of ``body`` for ``plan_id``; ProblemError 400 listing every
     problem with its pointer otherwise."""
-    try:
-        plan = orjson.loads(body)
-    except orjson.JSONDecodeError as error:
-        raise ProblemError(400, "Malformed JSON", f"the body is not JSON: {error.msg} at line {error.lineno}, "
-                           f"column {error.colno}", errors=[ProblemItem("", error.msg)]) from None
+    plan = parse_json(body)
     problems = [ProblemItem(p.pointer, p.message) for p in ppi_schemas.validate(plan, ZONING_PPI)]
     if isinstance(plan, dict) and "id" in plan and plan["id"] != plan_id:
         problems.append(ProblemItem("/id", f"the plan's id {plan['id']!r} is not the path's {plan_id!r}"))
