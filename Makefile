@@ -32,6 +32,7 @@ bench: $(VENV)/.installed
 	$(BIN)/python -m bench.gateway
 	$(BIN)/python -m bench.marketplace
 	$(BIN)/python -m bench.permit
+	$(BIN)/python -m bench.conformance
 
 lint-imports: $(VENV)/.installed-test
 	$(BIN)/lint-imports

@@ -1,4 +1,5 @@
-"""A service of the platform served by uvicorn in its own process, as a benchmark's target."""
+"""A service of the platform served by uvicorn on a free loopback port, in its own process or in a
+thread of this one, as a benchmark's (or a test's) target."""
 
 from __future__ import annotations
 
@@ -8,10 +9,13 @@ import random
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
+import uvicorn
 
 
 def _ephemeral_low() -> int:
@@ -78,3 +82,29 @@ def _wait_until_up(base: str, server: subprocess.Popen[bytes]) -> None:
             pass
         time.sleep(0.1)
     raise RuntimeError("the uvicorn server did not start within 60 s")
+
+
+@contextlib.contextmanager
+def closed_port() -> Iterator[int]:
+    """A loopback port held bound but not listening while the block runs: connecting to it is
+    refused at once, and no server or outgoing connection can take it meanwhile."""
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        yield holder.getsockname()[1]
+
+
+@contextlib.contextmanager
+def served(app: Any, port: int) -> Iterator[str]:
+    """``app`` listening on 127.0.0.1:``port`` until the block ends; its base URL."""
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "the app did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)

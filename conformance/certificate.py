@@ -31,10 +31,11 @@ AUTHORITY_MEMBER = "authority"
 
 
 class NotCertifiable(Exception):
-    """The report has failed (or broken) must-checks; ``failed`` lists their ids."""
+    """The report has must-checks that failed, broke or were not run; ``failed`` lists their ids."""
 
     def __init__(self, failed: list[str]) -> None:
-        super().__init__("not certifiable: must-checks failed or broke: " + (", ".join(failed) or "no checks ran"))
+        super().__init__("not certifiable: must-checks failed, broke or were not run: "
+                         + (", ".join(failed) or "no checks ran"))
         self.failed = failed
 
 
@@ -89,10 +90,9 @@ def report_hash(report_bytes: bytes) -> str:
 def issue(report: Report, report_bytes: bytes, authority: Authority, days: int = VALIDITY_DAYS,
           now: int | None = None) -> str:
     """The certificate for ``report`` (whose JSON form is ``report_bytes``, as written);
-    NotCertifiable when any must-check failed or broke."""
+    NotCertifiable when any must-check failed, broke or was not run."""
     if not report.certifiable:
-        raise NotCertifiable([r.check.id for r in report.results
-                              if r.status == "error" or (r.check.severity == "must" and r.status == "failed")])
+        raise NotCertifiable([r.check.id for r in report.blocking])
     issued = int(time.time()) if now is None else now
     claims = {
         "iss": authority.name, "sub": report.target.url, "mim": report.target.mim, "profile": report.target.profile,

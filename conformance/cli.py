@@ -30,7 +30,7 @@ from conformance.session import Target
 app = typer.Typer(no_args_is_help=True, help="Certify a component against a MIM: run, list, keygen, verify.")
 console = Console(highlight=False)
 CERTIFICATE_FILE = "certificate.jws"
-_STYLES = {"passed": "green", "failed": "red", "error": "magenta", "skipped": "yellow"}
+_STYLES = {"passed": "green", "failed": "red", "error": "magenta", "skipped": "yellow", "not-run": "cyan"}
 
 
 class Mim(str, Enum):
@@ -107,11 +107,16 @@ def run(
             (out / CERTIFICATE_FILE).write_text(issued + "\n")
             console.print(f" certificate: {out / CERTIFICATE_FILE} (signed by {authority.name})")
         raise typer.Exit(0)
-    failed = [r.check.id for r in report.results if r.status == "error" or
-              (r.check.severity == "must" and r.status == "failed")]
-    console.print(f"[red]Not certifiable[/red]: must-checks failed or broke: {', '.join(failed)}")
+    failed = [r.check.id for r in report.blocking if r.status != "not-run"]
+    if failed:
+        console.print(f"[red]Not certifiable[/red]: must-checks failed or broke: {', '.join(failed)}")
+    not_run = [r for r in report.blocking if r.status == "not-run"]
+    if not_run:
+        console.print("[red]Not certifiable[/red]: must-checks not run for lack of input; give what they need:")
+        for result in not_run:
+            console.print(f"  [cyan]{result.check.id}[/cyan]: {escape(result.message)}")
     if authority is not None:
-        console.print("No certificate issued: a certificate needs every must-check to pass.")
+        console.print("No certificate issued: a certificate needs every must-check to pass or not apply.")
     raise typer.Exit(1)
 
 
@@ -148,8 +153,9 @@ def _summary(report: Report) -> None:
         table.add_row(result.check.id, result.check.severity, f"[{style}]{result.status}[/{style}]", result.message)
     console.print(table)
     counts = report.counts()
-    console.print(", ".join(f"{counts[k]} {k}" for k in ("passed", "failed", "skipped", "error"))
-                  + f"; must-checks failed: {counts['must_failed']}")
+    console.print(", ".join(f"[{_STYLES[k]}]{counts[k]} {k}[/{_STYLES[k]}]"
+                            for k in ("passed", "failed", "skipped", "not-run", "error"))
+                  + f"; must-checks failed: {counts['must_failed']}, not run: {counts['must_not_run']}")
 
 
 @app.command("list")

@@ -15,7 +15,7 @@ PROFILES = ("standard", "mim")
 any NGSI-LD broker); ``mim``: that and the OUP contract besides (``/.well-known/mim``, the PPIs)."""
 
 Severity = Literal["must", "should"]
-Status = Literal["passed", "failed", "skipped", "error"]
+Status = Literal["passed", "failed", "skipped", "not-run", "error"]
 
 
 class Failed(Exception):
@@ -25,6 +25,11 @@ class Failed(Exception):
 class Skipped(Exception):
     """The check does not apply to this target (the message says why), e.g. a feature it does not
     advertise. A skipped must-check does not block a certificate."""
+
+
+class NotRun(Exception):
+    """The check could not run: it needs input the operator did not give; the message says which
+    option to give. A must-check not run blocks a certificate."""
 
 
 @dataclass(frozen=True)

@@ -60,12 +60,13 @@ def report_json(report: Report) -> bytes:
 
 def report_junit(report: Report) -> bytes:
     """One ``testsuite`` with a ``testcase`` per check, in the common JUnit XML schema CI systems read
-    (classname ``<mim>.<area>``; ``failure``, ``error`` or ``skipped``; notes in ``system-out``)."""
+    (classname ``<mim>.<area>``; ``failure``, ``error`` or ``skipped``, a check not run for lack of the
+    operator's input being ``skipped`` with a message starting "not run: "; notes in ``system-out``)."""
     counts = report.counts()
     suite = ElementTree.Element("testsuite", {
         "name": f"{SUITE_NAME} {report.target.mim} ({report.target.profile})",
         "tests": str(len(report.results)), "failures": str(counts["failed"]), "errors": str(counts["error"]),
-        "skipped": str(counts["skipped"]), "time": _seconds(sum(r.seconds for r in report.results)),
+        "skipped": str(counts["skipped"] + counts["not-run"]), "time": _seconds(sum(r.seconds for r in report.results)),
         "timestamp": report.started.strftime("%Y-%m-%dT%H:%M:%S"), "hostname": socket.gethostname() or "localhost"})
     properties = ElementTree.SubElement(suite, "properties")
     for name, value in (("suite.version", report.suite_version), ("target.url", report.target.url),
@@ -91,6 +92,8 @@ def _testcase(result: Result) -> ElementTree.Element:
         ElementTree.SubElement(case, "error", {"message": message, "type": "suite-error"}).text = message
     elif result.status == "skipped":
         ElementTree.SubElement(case, "skipped", {"message": message})
+    elif result.status == "not-run":
+        ElementTree.SubElement(case, "skipped", {"message": f"not run: {message}"})
     lines = [f"{check.id}: {check.title} [{check.severity}, {check.source}]"]
     lines += [f"note: {note}" for note in result.notes]
     lines += [f"{e.method} {e.url} -> {e.status if e.status is not None else 'no answer'} ({e.milliseconds} ms)"

@@ -12,8 +12,8 @@ from typing import Any
 import httpx
 
 from conformance import SUITE_VERSION
-from conformance.model import Check, Failed, Result, Skipped
-from conformance.session import Session, Target, TokenUnavailable
+from conformance.model import Check, Failed, NotRun, Result, Skipped
+from conformance.session import NoCredentials, Session, Target, TokenUnavailable
 
 CHECK_TIMEOUT = 60.0
 """Seconds one check may take (notification waits included)."""
@@ -30,18 +30,24 @@ class Report:
     suite_version: str = SUITE_VERSION
 
     def counts(self) -> dict[str, int]:
-        counts = {"passed": 0, "failed": 0, "skipped": 0, "error": 0}
+        counts = {"passed": 0, "failed": 0, "skipped": 0, "not-run": 0, "error": 0}
         for result in self.results:
             counts[result.status] += 1
         counts["must_failed"] = sum(1 for r in self.results if r.check.severity == "must" and r.status in ("failed", "error"))
         counts["should_failed"] = sum(1 for r in self.results if r.check.severity == "should" and r.status == "failed")
+        counts["must_not_run"] = sum(1 for r in self.results if r.check.severity == "must" and r.status == "not-run")
         return counts
 
     @property
     def certifiable(self) -> bool:
-        """Every must-check passed or did not apply, and none broke."""
-        return bool(self.results) and self.counts()["must_failed"] == 0 and not any(
-            r.status == "error" for r in self.results)
+        """Every must-check passed or did not apply, none lacked the operator's input, and none broke."""
+        return bool(self.results) and not self.blocking
+
+    @property
+    def blocking(self) -> list[Result]:
+        """The results that keep the report from being certifiable: errors, and failed or not-run must-checks."""
+        return [r for r in self.results if r.status == "error"
+                or (r.check.severity == "must" and r.status in ("failed", "not-run"))]
 
 
 async def run(target: Target, checks: Sequence[Check],
@@ -72,6 +78,10 @@ async def _run_one(session: Session, check: Check) -> Result:
             status, message = "failed", str(failure)
         except Skipped as skipped:
             status, message = "skipped", str(skipped)
+        except NotRun as missing:
+            status, message = "not-run", str(missing)
+        except NoCredentials as missing:
+            status, message = "not-run", f"the check needs an access token: {missing}"
         except TokenUnavailable as error:
             status, message = "failed", f"the check needs an access token: {error}"
         except httpx.HTTPError as error:

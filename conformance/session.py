@@ -12,7 +12,7 @@ from typing import Any, NoReturn
 
 import httpx
 
-from conformance.model import Exchange, Failed, Skipped
+from conformance.model import Exchange, Failed, NotRun, Skipped
 
 EXCERPT = 2000
 """Characters of a request or response body kept as evidence."""
@@ -40,6 +40,10 @@ class Target:
 
 class TokenUnavailable(Exception):
     """No access token could be obtained: none given, or the token endpoint refused."""
+
+
+class NoCredentials(TokenUnavailable):
+    """The operator gave neither a token nor client credentials: the check is not run."""
 
 
 class Session:
@@ -88,6 +92,11 @@ class Session:
     def skip(reason: str) -> NoReturn:
         raise Skipped(reason)
 
+    @staticmethod
+    def needs(reason: str) -> NoReturn:
+        """The check cannot run without input the operator did not give; ``reason`` names the option."""
+        raise NotRun(reason)
+
     def expect(self, condition: object, message: str) -> None:
         if not condition:
             raise Failed(message)
@@ -100,7 +109,7 @@ class Session:
         target = self.target
         token_url = target.token_url or await self._own_token_endpoint()
         if not (target.client_id and target.client_secret and token_url):
-            raise TokenUnavailable("no --token and no --client-id, --client-secret and --token-url")
+            raise NoCredentials("give --token, or --client-id, --client-secret and --token-url")
         return await self._client_token(("", scope), token_url, target.client_id, target.client_secret, scope)
 
     async def party_token(self, party: str, scope: str | None = None) -> str | None:

@@ -60,10 +60,11 @@ async def wrong_scope(session: Session) -> None:
 async def expired_token(session: Session) -> None:
     token = session.target.options.get("expired_token")
     if not token:
-        session.skip("needs an expired token of the trusted issuer: give --option expired_token=...")
+        session.needs("needs an expired token of the trusted issuer: give --option expired_token=...")
     expires = claims_of(token).get("exp")
     if isinstance(expires, int | float) and expires > time.time():
-        session.skip(f"the expired_token given has not expired (exp {int(expires)} is in the future)")
+        session.needs(f"the expired_token given has not expired (exp {int(expires)} is in the future): "
+                      "give an expired one with --option expired_token=...")
     answer = await get_protected(session, bearer_header(token))
     refused(session, answer, 401, f"GET {protected_path(session)} with an expired token", "invalid_token")
 
@@ -82,8 +83,8 @@ async def untrusted_issuer(session: Session) -> None:
 async def forged_signature(session: Session) -> None:
     issuer = await trusted_issuer(session)
     if issuer is None:
-        session.skip("the trusted issuer is unknown: the gateway routes no RFC 8414 metadata and the run has "
-                     "no token; give --option issuer=...")
+        session.needs("the trusted issuer is unknown: the gateway routes no RFC 8414 metadata and the run has "
+                      "no token; give --option issuer=...")
     claims = {**await template_claims(session), "iss": issuer}
     answer = await get_protected(session, bearer_header(forged(claims)))
     refused(session, answer, 401, f"GET {protected_path(session)} with a token claiming {issuer} signed by the "

@@ -28,7 +28,7 @@ _FAILED = re.compile(r'^\s*(?P<city>[^;,\s]+)\s*;\s*reason="?(?P<reason>[^",]+)"
 
 
 async def region_status(session: Session, token: str) -> dict[str, Any]:
-    """``/region/status``; a skip when the gateway has no region endpoints or no peers."""
+    """``/region/status``; a skip when the gateway has no region endpoints, not run when it has no peers."""
     answer = await session.http.get("/region/status", headers=bearer_header(token))
     if answer.status_code == 404:
         session.skip("the gateway has no /region/status: it is not federated")
@@ -39,7 +39,8 @@ async def region_status(session: Session, token: str) -> dict[str, Any]:
                    and isinstance(status.get("peers"), list),
                    f"GET /region/status should give its city and a list of peers, gave {answer.text[:200]!r}")
     if not status["peers"]:
-        session.skip("the gateway has no peers (/region/status lists none): no partial failure to observe")
+        session.needs("the gateway has no peers (/region/status lists none): no partial failure to observe; "
+                      "configure a peer and stop it, or name one that is down with --option down_peer=...")
     return status
 
 
@@ -109,8 +110,8 @@ async def partial_failure(session: Session) -> None:
     session.expect(not missing, f"peers neither answered nor reported failed: {', '.join(sorted(missing))} "
                    f"(OUP-Region-Answered {answered}, OUP-Region-Failed {sorted(failed)})")
     if not failed:
-        session.skip(f"every peer answered ({', '.join(answered)}): no partial failure to observe; stop a peer, or "
-                     "name one that is down with --option down_peer=...")
+        session.needs(f"every peer answered ({', '.join(answered)}): no partial failure to observe; stop a peer, or "
+                      "name one that is down with --option down_peer=...")
     for peer, reason in failed.items():
         session.expect(reason in REASONS or re.fullmatch(r"status-\d{3}", reason),
                        f"OUP-Region-Failed gives {peer} the reason {reason!r}, not one of {', '.join(REASONS)}, "

@@ -67,13 +67,14 @@ async def token_or_fail(session: Session, scope: str, why: str) -> str:
 
 async def wrong_scope_token(session: Session) -> str:
     """A valid token lacking ``context:read``: given as ``wrong_scope_token``, or issued to the
-    ``wrong_scope_client_id`` by client credentials; a skip saying what to give when neither is."""
+    ``wrong_scope_client_id`` by client credentials; not run, saying what to give, when neither is."""
     token = await session.party_token("wrong_scope")
     if token is None:
-        session.skip("needs a token without context:read: give --option wrong_scope_token=..., or "
-                     "--option wrong_scope_client_id=... and wrong_scope_client_secret=... (with --token-url)")
+        session.needs("needs a token without context:read: give --option wrong_scope_token=..., or "
+                      "--option wrong_scope_client_id=... and wrong_scope_client_secret=... (with --token-url)")
     if READ_SCOPE in str(claims_of(token).get("scope", "")).split():
-        session.skip(f"the wrong-scope token carries {READ_SCOPE}; give one without it")
+        session.needs(f"the wrong-scope token carries {READ_SCOPE}; give one without it as "
+                      "--option wrong_scope_token=...")
     return token
 
 

@@ -61,7 +61,7 @@ def token_url(session: Session, document: dict[str, Any]) -> str:
 def credentials(session: Session) -> tuple[str, str]:
     target = session.target
     if not (target.client_id and target.client_secret):
-        session.skip("needs a client: give --client-id and --client-secret")
+        session.needs("needs a client: give --client-id and --client-secret")
     return target.client_id, target.client_secret
 
 

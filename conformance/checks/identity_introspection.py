@@ -4,6 +4,8 @@ and a revoked token stops being active; plus the OUP PPIs of tokens and introspe
 
 from __future__ import annotations
 
+import base64
+import json
 from typing import Any
 
 import httpx
@@ -52,6 +54,42 @@ async def garbage(session: Session) -> None:
     session.expect(verdict["active"] is False, f"a made-up token is introspected as {verdict!r}")
     if set(verdict) != {"active"}:
         session.note(f"the inactive answer carries more than active: {sorted(verdict)}")
+
+
+def _segment(document: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(document).encode()).rstrip(b"=").decode()
+
+
+async def _issued_jwt(session: Session) -> tuple[dict[str, Any], str, dict[str, Any], dict[str, Any]]:
+    """The metadata, and a JWT access token just issued with its header and claims (a skip for a
+    provider of opaque tokens, to which these checks do not apply)."""
+    document = await metadata(session)
+    token = await access_token(session, document)
+    parts = jwt_parts(token)
+    if parts is None:
+        session.skip("the provider issues opaque access tokens: there is no JWS to forge")
+    return document, token, *parts
+
+
+@check("identity.introspection.alg_none", "Its own token re-sent unsigned (alg none) is active: false",
+       mim="identity", source="RFC 8725 §2.1, §3.1; RFC 7662 §2.2")
+async def alg_none(session: Session) -> None:
+    document, _, header, claims = await _issued_jwt(session)
+    unsigned = f"{_segment({**header, 'alg': 'none'})}.{_segment(claims)}."
+    _, verdict = await introspect(session, document, unsigned)
+    session.expect(verdict["active"] is False, "a token with the provider's own claims but alg none and no "
+                   f"signature is introspected as {verdict!r}")
+
+
+@check("identity.introspection.altered_claims", "Its own token with claims changed under the old signature "
+       "is active: false", mim="identity", source="RFC 7515 §5.2; RFC 7662 §2.2")
+async def altered_claims(session: Session) -> None:
+    document, token, _, claims = await _issued_jwt(session)
+    header_segment, _, signature = token.split(".")
+    widened = {**claims, "scope": f"{claims.get('scope', '')} admin".strip(), "exp": int(claims.get("exp", 0)) + 86400}
+    _, verdict = await introspect(session, document, f"{header_segment}.{_segment(widened)}.{signature}")
+    session.expect(verdict["active"] is False, "a token whose scope and expiry were changed after signing is "
+                   f"introspected as {verdict!r}")
 
 
 @check("identity.introspection.active", "A token it issued is active, with its client_id and expiry",

@@ -172,8 +172,8 @@ async def offer_validity(session: Session) -> None:
 async def grant_withdrawn(session: Session) -> None:
     reader = await grants_reader(session)
     if reader is None:
-        session.skip("reading grants needs scope marketplace:grants: give --option grants_token=... or a client "
-                     "that may request that scope")
+        session.needs("reading grants needs scope marketplace:grants: give --option grants_token=... or a client "
+                      "that may request that scope")
     iri, dataset_id = await publish_dataset(session)
     try:
         finalized = await _finalized(session, dataset_id, iri)
@@ -205,7 +205,8 @@ async def _grant_client(session: Session, reader: dict[str, str], grant_id: str)
     """The active grant as listed before termination (valid against its PPI); its client id."""
     listed = await session.http.get("/grants", headers=reader)
     if listed.status_code in (401, 403):
-        session.skip(f"GET /grants answered {listed.status_code} with the credentials given for marketplace:grants")
+        session.needs(f"GET /grants answered {listed.status_code} with the credentials given for marketplace:grants: "
+                      "give --option grants_token=... or a client that may request that scope")
     session.expect(listed.status_code == 200, f"GET /grants answered {listed.status_code}: {listed.text[:200]!r}")
     grants = [g for g in body(listed).get("grants", []) if isinstance(g, dict) and g.get("grant_id") == grant_id]
     session.expect(grants, f"the finalized negotiation's grant {grant_id} is not listed at GET /grants")

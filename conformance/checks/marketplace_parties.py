@@ -37,12 +37,12 @@ async def publisher(session: Session) -> dict[str, str]:
 
 
 async def consumer(session: Session) -> dict[str, str]:
-    """Authorization of a consumer other than the publisher; the check is skipped when the operator
+    """Authorization of a consumer other than the publisher; the check is not run when the operator
     named none (the options in this module's docstring)."""
     token = await session.party_token("consumer", CONSUME)
     if token is None:
-        session.skip("a consumer client is needed besides the publisher: give --option consumer_token=... or "
-                     "--option consumer_client_id=... --option consumer_client_secret=... (with --token-url)")
+        session.needs("a consumer client is needed besides the publisher: give --option consumer_token=... or "
+                      "--option consumer_client_id=... --option consumer_client_secret=... (with --token-url)")
     return {"Authorization": f"Bearer {token}"}
 
 

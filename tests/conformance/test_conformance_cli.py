@@ -12,6 +12,9 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from typer.testing import CliRunner
 
+from conformance import cli
+from conformance.model import Check
+from conformance.session import Session
 from mims.cli import app
 from mims.context.service import create_app
 from tests.serving import closed_port, free_port, served
@@ -97,6 +100,25 @@ def test_a_failed_must_check_fails_the_run_and_no_certificate_is_issued(
     assert report["certifiable"] is False and report["checks"][0]["status"] == "failed"
     assert "answered 404" in report["checks"][0]["message"]
     assert 'failures="1"' in (out / "report.junit.xml").read_text()
+
+
+def test_a_must_check_not_run_refuses_to_certify_and_names_the_option_to_give(
+        context_mim: str, keys: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    async def needs_a_token(session: Session) -> None:
+        session.needs("needs an expired token: give --option expired_token=...")
+
+    chosen = [Check("context.auth.expired", "An expired token is refused", "context", "standard", "must",
+                    "RFC 6750 §3.1", needs_a_token)]
+    monkeypatch.setattr(cli, "select", lambda *arguments: chosen)
+    out = tmp_path / "report"
+    result = runner.invoke(app, ["conformance", "run", "--mim", "context", "--target", context_mim, "--out", str(out),
+                                 "--sign-key", str(keys[0])], env={"COLUMNS": "250"})
+    assert result.exit_code == 1, result.output
+    assert "0 passed, 0 failed, 0 skipped, 1 not-run, 0 error; must-checks failed: 0, not run: 1" in result.output
+    assert "must-checks not run for lack of input" in result.output and "must-checks failed or broke" not in result.output
+    assert "context.auth.expired: needs an expired token: give --option expired_token=..." in result.output
+    assert "No certificate issued" in result.output and not (out / "certificate.jws").exists()
+    assert json.loads((out / "report.json").read_text())["checks"][0]["status"] == "not-run"
 
 
 def test_an_unreachable_target_is_a_usage_error_with_a_clear_message(tmp_path: Path) -> None:

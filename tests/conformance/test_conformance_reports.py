@@ -55,8 +55,8 @@ def test_json_report_holds_every_check_with_its_evidence_and_the_verdict() -> No
                                   "options": {"region": "rotterdam", "second_client_secret": "…"}}
     assert document["started"] == "2026-05-01T12:00:00+00:00" and document["seconds"] == 2.0
     assert document["declared"] == [{"ppi": "ngsi-ld-entity", "version": "1.0.0"}]
-    assert document["counts"] == {"passed": 1, "failed": 2, "skipped": 1, "error": 1, "must_failed": 2,
-                                  "should_failed": 1}
+    assert document["counts"] == {"passed": 1, "failed": 2, "skipped": 1, "not-run": 0, "error": 1, "must_failed": 2,
+                                  "should_failed": 1, "must_not_run": 0}
     assert document["certifiable"] is False
     assert [c["id"] for c in document["checks"]] == [r.check.id for r in report.results]
     first = document["checks"][0]
@@ -128,6 +128,42 @@ def test_html_of_a_certifiable_run_says_so() -> None:
     report.results = [report.results[0], report.results[2], report.results[3]]
     page = report_html(report)
     assert report.certifiable and "CERTIFIABLE: every must-check passed" in page and "NOT CERTIFIABLE" not in page
+
+
+def not_run_report() -> Report:
+    """A run whose must-checks passed or did not apply, but one could not run for lack of an option."""
+    report = sample_report()
+    needs = "needs an expired token of the trusted issuer: give --option expired_token=..."
+    report.results = [report.results[0], report.results[3],
+                      Result(_check("context.auth.expired"), "not-run", needs)]
+    return report
+
+
+def test_a_must_check_not_run_is_counted_apart_and_blocks_the_verdict() -> None:
+    report = not_run_report()
+    document = json.loads(report_json(report))
+    assert document["checks"][2]["status"] == "not-run" and document["certifiable"] is False
+    assert {k: document["counts"][k] for k in ("skipped", "not-run", "must_failed", "must_not_run")} == {
+        "skipped": 1, "not-run": 1, "must_failed": 0, "must_not_run": 1}
+
+
+def test_junit_shows_a_check_not_run_as_skipped_saying_not_run() -> None:
+    suite = ElementTree.fromstring(report_junit(not_run_report()))
+    assert suite.get("skipped") == "2" and suite.get("failures") == "0"
+    skipped = [case.find("skipped").get("message") for case in suite.findall("testcase")[1:]]
+    assert skipped == ["the target advertises no temporal API",
+                       "not run: needs an expired token of the trusted issuer: give --option expired_token=..."]
+    properties = {p.get("name"): p.get("value") for p in suite.find("properties")}
+    assert properties["certifiable"] == "false"
+
+
+def test_html_shows_a_check_not_run_apart_from_skipped_and_what_it_needs() -> None:
+    page = report_html(not_run_report())
+    assert "NOT CERTIFIABLE" in page and "1 must-check(s) not run for lack of the operator's input" in page
+    assert '<td class="status not-run">NOT RUN</td>' in page and '<td class="status skipped">SKIPPED</td>' in page
+    assert ".not-run { color:" in page and '<th scope="col">Not run (input missing)</th>' in page
+    assert page.count("give --option expired_token=...") == 3  # under the verdict, in the table, at the check
+    assert "<dt>What it needs</dt>" in page
 
 
 def test_write_reports_puts_the_three_forms_in_the_folder(tmp_path: Path) -> None:
