@@ -38,7 +38,8 @@ from mims.permit_check.service import create_app as create_permit_check
 MIMS = ("identity", "context", "marketplace", "permit-check", "gateway")
 GRANTS_SCOPE = "marketplace:grants"
 """Not issued by the identity MIM by default (the gateway reads grants as itself); the marketplace's
-deployment issues it, so the grant check reads grants with a real token."""
+deployment issues it to a client of its own (as a gateway would be), so the grant check reads grants
+with a real token."""
 NOTIFICATION_TIMEOUT = "10"
 """Seconds the notification checks wait here (the reference notifies within a second)."""
 
@@ -122,15 +123,15 @@ def _context(folder: Path, mutate: Mutate) -> Iterator[Target]:
 
 @contextmanager
 def _marketplace(folder: Path, mutate: Mutate) -> Iterator[Target]:
-    clients = {"publisher": ["marketplace:publish", GRANTS_SCOPE], "consumer": ["marketplace:consume"]}
+    clients = {"publisher": ["marketplace:publish"], "consumer": ["marketplace:consume"], "grants": [GRANTS_SCOPE]}
     with _identity_service(folder / "identity", clients, scopes=(*PLATFORM_SCOPES, GRANTS_SCOPE)) as (issuer, parties):
         app = create_marketplace(data_dir=folder / "marketplace", auth="required", jwks_url=f"{issuer}/jwks",
                                  issuers=[issuer], log_level="ERROR")
         with served(mutate(app, Deployment(folder, parties.key, parties.secrets)), free_port()) as url:
             yield Target(mim="marketplace", url=url, client_id="publisher",
                          client_secret=parties.secrets["publisher"], token_url=f"{issuer}/token",
-                         options={"consumer_client_id": "consumer",
-                                  "consumer_client_secret": parties.secrets["consumer"]})
+                         options={"consumer_client_id": "consumer", "consumer_client_secret": parties.secrets["consumer"],
+                                  "grants_client_id": "grants", "grants_client_secret": parties.secrets["grants"]})
 
 
 @contextmanager

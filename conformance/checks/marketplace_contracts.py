@@ -172,8 +172,8 @@ async def offer_validity(session: Session) -> None:
 async def grant_withdrawn(session: Session) -> None:
     reader = await grants_reader(session)
     if reader is None:
-        session.needs("reading grants needs scope marketplace:grants: give --option grants_token=... or a client "
-                      "that may request that scope")
+        session.needs("reading grants needs scope marketplace:grants: give --option grants_token=..., or "
+                      "--option grants_client_id=... --option grants_client_secret=... of a client that may request it")
     iri, dataset_id = await publish_dataset(session)
     try:
         finalized = await _finalized(session, dataset_id, iri)

@@ -4,8 +4,9 @@ A marketplace tells its provider (scope ``marketplace:publish``) from a consumer
 starts a negotiation), so the contract checks need two clients: the target's own credentials act
 as the publisher, and ``--option consumer_token=...`` or ``--option consumer_client_id=...
 consumer_client_secret=...`` (tokens from ``--token-url``, scope ``marketplace:consume``) supply
-the consumer. Grants are read with ``--option grants_token=...`` or, failing that, a token of the
-target's own client for scope ``marketplace:grants``.
+the consumer. Grants are read with ``--option grants_token=...``, or a token of ``--option
+grants_client_id=... --option grants_client_secret=...``, or, failing that, of the run's own client,
+for scope ``marketplace:grants``.
 
 Everything published here has a unique identity per run (a new dataset IRI, ``urn:uuid`` offer
 uids) and is withdrawn afterwards where the API allows it.
@@ -47,13 +48,13 @@ async def consumer(session: Session) -> dict[str, str]:
 
 
 async def grants_reader(session: Session) -> dict[str, str] | None:
-    """Authorization to read grants (``marketplace:grants``), or None when none can be had."""
-    if session.target.options.get("grants_token"):
-        return {"Authorization": f"Bearer {session.target.options['grants_token']}"}
+    """Authorization to read grants (``marketplace:grants``): ``--option grants_token``, or a token of
+    ``grants_client_id``/``grants_client_secret``, or the run's own client's; None when none can be had."""
     try:
-        return {"Authorization": f"Bearer {await session.token(GRANTS)}"}
+        token = await session.party_token("grants", GRANTS) or await session.token(GRANTS)
     except TokenUnavailable:
         return None
+    return {"Authorization": f"Bearer {token}"}
 
 
 def example(ppi: str, name: str) -> Any:
