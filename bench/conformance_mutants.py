@@ -258,6 +258,15 @@ def notifies_nobody(app: App, deployment: Deployment) -> App:
     return Fault(app, at("POST", "/ngsi-ld/v1/subscriptions"), request=misdirected)
 
 
+def registrations_unchecked(app: App, deployment: Deployment) -> App:
+    """A context source registration the broker refuses is answered 201 Created all the same."""
+    def rewrite(scope: Scope, status: int, headers: Headers, content: bytes) -> Answer:
+        if status != 400:
+            return status, headers, content
+        return 201, [(b"location", b"/ngsi-ld/v1/csourceRegistrations/urn:ngsi-ld:ContextSourceRegistration:x")], b""
+    return Fault(app, at("POST", "/ngsi-ld/v1/csourceRegistrations"), response=rewrite)
+
+
 def wrong_error_type(app: App, deployment: Deployment) -> App:
     """A missing entity is 404 with the error type BadRequestData instead of ResourceNotFound."""
     def rewrite(scope: Scope, status: int, headers: Headers, content: bytes) -> Answer:
@@ -430,6 +439,8 @@ MUTANTS = [
            "context.entities.duplicate", duplicate_accepted),
     Mutant("context-notifies-nobody", "context", "notifications never reach the subscriber",
            "context.subscriptions.notification", notifies_nobody),
+    Mutant("context-registrations-unchecked", "context", "invalid context source registrations answered 201",
+           "context.ppi.registration_examples_refused", registrations_unchecked),
     Mutant("context-wrong-error-type", "context", "a missing entity is 404 BadRequestData",
            "context.errors.not_found", wrong_error_type),
     Mutant("context-without-wellknown", "context", "no /.well-known/mim", "context.wellknown.mim", no_wellknown),

@@ -11,11 +11,12 @@ import httpx
 
 import ppi_schemas
 from conformance.model import MIMS, Failed
-from conformance.registry import check
+from conformance.registry import all_checks, check
 from conformance.session import Session
 from ppi_schemas.jsonld.terms import unmapped_terms
 
 DESCRIPTION = "mim-description@1.0.0"
+PROBLEM = "problem-details@1.0.0"
 PROBLEM_TYPES = ("application/problem+json", "application/json")
 """RFC 9457 problem details; NGSI-LD sends its ProblemDetails as application/json (clause 6.3.6)."""
 
@@ -45,7 +46,8 @@ def no_dropped_terms(session: Session, document: Any, what: str) -> None:
 
 def problem(session: Session, response: httpx.Response, statuses: range | tuple[int, ...], what: str) -> dict[str, Any]:
     """``response`` is a refusal with a status in ``statuses`` and a problem-details body (type or
-    title, and status when it gives one equal to the HTTP status)."""
+    title, and status when it gives one equal to the HTTP status; valid against PPI problem-details
+    when it is application/problem+json)."""
     session.expect(response.status_code in statuses, f"{what}: expected {_statuses(statuses)}, got "
                    f"{response.status_code} {response.text[:200]!r}")
     media_type = response.headers.get("content-type", "").split(";")[0].strip()
@@ -57,6 +59,8 @@ def problem(session: Session, response: httpx.Response, statuses: range | tuple[
     if "status" in document:
         session.expect(document["status"] == response.status_code, f"{what}: the problem says status "
                        f"{document['status']} but the HTTP status is {response.status_code}")
+    if media_type == "application/problem+json":
+        conforms(session, document, PROBLEM, f"{what}: the problem")
     return document
 
 
@@ -106,6 +110,12 @@ def _wellknown(mim: str) -> None:
             except ppi_schemas.PPINotFound:
                 unknown.append(f"{declared['ppi']}@{declared['version']}")
         session.expect(not unknown, f"declares PPIs this suite does not know: {', '.join(unknown)}")
+        sources = " ".join([PROBLEM, *(one.source for one in all_checks() if one.mim == mim)])  # problem(): every refusal
+        unexercised = sorted({f"{d['ppi']}@{d['version']}" for d in (*document.get("consumes", []),
+                              *document.get("produces", [])) if f"{d['ppi']}@{d['version']}" not in sources})
+        if unexercised:
+            session.note(f"declared PPIs no {mim} check exercises by name (known, not tested here): "
+                         + ", ".join(unexercised))
         for link in ("openapi", "health"):
             url = document.get(link)
             if url:  # true, not only present: the links it gives answer

@@ -16,6 +16,7 @@ from conformance.session import Session
 API = "/ngsi-ld/v1"
 ENTITIES = f"{API}/entities"
 SUBSCRIPTIONS = f"{API}/subscriptions"
+REGISTRATIONS = f"{API}/csourceRegistrations"
 BATCH = f"{API}/entityOperations"
 ERRORS = "https://uri.etsi.org/ngsi-ld/errors/"
 SCOPE = "context:read context:write"
@@ -88,19 +89,20 @@ def ids_of(session: Session, response: httpx.Response, what: str) -> set[str]:
 
 
 class Created:
-    """``async with Created(session) as created``: entities and subscriptions a check made, deleted
+    """``async with Created(session) as created``: entities, subscriptions and registrations a check made, deleted
     at the end whatever happened (a failed deletion is noted, never a failure of the check)."""
 
     def __init__(self, session: Session) -> None:
         self.session = session
         self.entities: list[str] = []
         self.subscriptions: list[str] = []
+        self.registrations: list[str] = []
 
     async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        for collection, ids in ((SUBSCRIPTIONS, self.subscriptions), (ENTITIES, self.entities)):
+        for collection, ids in self.made().items():
             for one in ids:
                 try:
                     answer = await call(self.session, "DELETE", f"{collection}/{one}")
@@ -109,6 +111,10 @@ class Created:
                     continue
                 if answer.status_code not in (204, 404):
                     self.session.note(f"cleanup: DELETE {collection}/{one} answered {answer.status_code}")
+
+    def made(self) -> dict[str, list[str]]:
+        """The ids made, by collection, in the order they are deleted."""
+        return {SUBSCRIPTIONS: self.subscriptions, REGISTRATIONS: self.registrations, ENTITIES: self.entities}
 
     async def entity(self, payload: dict[str, Any], what: str = "POST /entities") -> httpx.Response:
         """Create ``payload`` and require 201 (clause 6.4.3.1)."""

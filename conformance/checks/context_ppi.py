@@ -1,6 +1,6 @@
-"""The context MIM's PPI contract (profile ``mim``): the examples of ngsi-ld-entity and
-ngsi-ld-subscription accepted or refused as they say, and the broker's answers valid against the
-PPIs and expanding with no dropped JSON-LD term."""
+"""The context MIM's PPI contract (profile ``mim``): the examples of ngsi-ld-entity,
+ngsi-ld-subscription and ngsi-ld-csource-registration accepted or refused as they say, and the
+broker's answers valid against the PPIs and expanding with no dropped JSON-LD term."""
 
 from __future__ import annotations
 
@@ -11,12 +11,13 @@ import httpx
 import ppi_schemas
 from conformance.checks.common import Send, body, conforms, examples_accepted, examples_refused, no_dropped_terms
 from conformance.checks.context_api import (
-    ENTITIES, SUBSCRIPTIONS, Created, call, location_id, ngsi_error, with_unique_id)
+    ENTITIES, REGISTRATIONS, SPEC, SUBSCRIPTIONS, Created, call, location_id, ngsi_error, with_unique_id)
 from conformance.registry import check
 from conformance.session import Session
 
 ENTITY_PPI = "ngsi-ld-entity@1.0.0"
 SUBSCRIPTION_PPI = "ngsi-ld-subscription@1.0.0"
+REGISTRATION_PPI = "ngsi-ld-csource-registration@1.0.0"
 
 
 def _sender(session: Session, created: Created, collection: str, tolerate_unsupported: bool = False) -> Send:
@@ -35,7 +36,7 @@ def _sender(session: Session, created: Created, collection: str, tolerate_unsupp
         if answer.status_code == 201:
             made = (location_id(session, answer, collection, f"example {name}") if answer.headers.get("location")
                     else str(payload.get("id")))
-            (created.entities if collection == ENTITIES else created.subscriptions).append(made)
+            created.made()[collection].append(made)
         return answer
 
     return send
@@ -68,6 +69,20 @@ async def subscription_examples_accepted(session: Session) -> None:
 async def subscription_examples_refused(session: Session) -> None:
     async with Created(session) as created:
         await examples_refused(session, SUBSCRIPTION_PPI, _sender(session, created, SUBSCRIPTIONS))
+
+
+@check("context.ppi.registration_examples_accepted", f"Every valid {REGISTRATION_PPI} example is created (201)",
+       mim="context", source=f"PPI {REGISTRATION_PPI}; {SPEC} §5.9.2", profile="mim")
+async def registration_examples_accepted(session: Session) -> None:
+    async with Created(session) as created:
+        await examples_accepted(session, REGISTRATION_PPI, _sender(session, created, REGISTRATIONS), statuses=(201,))
+
+
+@check("context.ppi.registration_examples_refused", f"Every invalid {REGISTRATION_PPI} example is refused with 4xx",
+       mim="context", source=f"PPI {REGISTRATION_PPI}; {SPEC} §5.9.2", profile="mim")
+async def registration_examples_refused(session: Session) -> None:
+    async with Created(session) as created:
+        await examples_refused(session, REGISTRATION_PPI, _sender(session, created, REGISTRATIONS))
 
 
 def _example(ppi: str, name: str) -> Any:

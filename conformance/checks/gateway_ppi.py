@@ -1,6 +1,7 @@
 """PPI validation at the gateway (OUP contract, profile ``mim``): a route bound to a PPI refuses a
 body breaking it with 400 problem+json naming the problem, before anything reaches the upstream,
-and passes a valid one on. Shown with the ``ngsi-ld-entity@1.0.0`` examples on entity creation."""
+and passes a valid one on. Shown with the ``ngsi-ld-entity@1.0.0`` examples on entity creation and
+the ``ngsi-ld-subscription@1.0.0`` ones on subscription creation."""
 
 from __future__ import annotations
 
@@ -22,11 +23,20 @@ from conformance.registry import check
 from conformance.session import Session
 
 ENTITY = "ngsi-ld-entity@1.0.0"
+SUBSCRIPTION = "ngsi-ld-subscription@1.0.0"
 PROBLEM = "problem-details@1.0.0"
+COLLECTIONS = {ENTITY: ("entities_path", "/ngsi-ld/v1/entities"),
+               SUBSCRIPTION: ("subscriptions_path", "/ngsi-ld/v1/subscriptions")}
+"""Where the gateway takes each PPI: ``--option entities_path=...`` / ``subscriptions_path=...``."""
+
+
+def collection(session: Session, ppi: str) -> str:
+    option, default = COLLECTIONS[ppi]
+    return session.target.options.get(option, default)
 
 
 def entities_path(session: Session) -> str:
-    return session.target.options.get("entities_path", "/ngsi-ld/v1/entities")
+    return collection(session, ENTITY)
 
 
 def unique(payload: Any, run: str) -> Any:
@@ -37,11 +47,14 @@ def unique(payload: Any, run: str) -> Any:
     return payload
 
 
-async def post_entity(session: Session, payload: Any, token: str) -> httpx.Response:
+async def post_to(session: Session, path: str, payload: Any, token: str) -> httpx.Response:
     """NGSI-LD wants a body carrying ``@context`` as JSON-LD, one without as plain JSON (6.3.5)."""
     media_type = "application/ld+json" if isinstance(payload, dict) and "@context" in payload else "application/json"
-    return await session.http.post(entities_path(session), json=payload,
-                                   headers={**bearer_header(token), "Content-Type": media_type})
+    return await session.http.post(path, json=payload, headers={**bearer_header(token), "Content-Type": media_type})
+
+
+async def post_entity(session: Session, payload: Any, token: str) -> httpx.Response:
+    return await post_to(session, entities_path(session), payload, token)
 
 
 def entity_url(session: Session, entity_id: str) -> str:
@@ -63,33 +76,34 @@ def names_the_problem(session: Session, document: dict[str, Any], name: str, poi
 
 
 @check("gateway.ppi.invalid-refused", "A body breaking the route's PPI is refused 400 problem+json, never forwarded",
-       mim="gateway", source=f"PPI {ENTITY} (invalid examples); PPI {PROBLEM}; OUP gateway PPI validation",
-       profile="mim")
+       mim="gateway", source=f"PPI {ENTITY}, {SUBSCRIPTION} (invalid examples); PPI {PROBLEM}; OUP gateway PPI "
+       "validation", profile="mim")
 async def invalid_refused(session: Session) -> None:
     write = await token_or_fail(session, WRITE_SCOPE, "posting entities through the gateway")
     read = await token_or_fail(session, READ_SCOPE, "looking for entities that must not exist")
     run = uuid.uuid4().hex[:12]
     faults = []
-    for example in ppi_schemas.get(ENTITY).examples_invalid:
-        payload = unique(example.payload, run)
-        answer = await post_entity(session, payload, write)
-        what = f"POST {entities_path(session)} with invalid example {example.name} ({example.reason})"
-        if answer.status_code != 400:
-            faults.append(f"{example.name}: {answer.status_code} {answer.text[:120]!r}")
-        else:
-            document = problem(session, answer, (400,), what)
-            conforms(session, document, PROBLEM, f"the refusal of {what}")
-            fault = names_the_problem(session, document, example.name, example.pointer)
-            if fault:
-                faults.append(fault)
-        entity_id = payload.get("id") if isinstance(payload, dict) else None
-        if isinstance(entity_id, str) and entity_id.startswith("urn:"):
-            found = await session.http.get(entity_url(session, entity_id), headers=bearer_header(read))
-            if found.status_code == 200:
-                faults.append(f"{example.name}: {entity_id} exists upstream after the refusal: it was forwarded")
-                await session.http.delete(entity_url(session, entity_id), headers=bearer_header(write))
-    session.expect(not faults, f"invalid {ENTITY} examples not refused with 400 before the upstream: "
-                   + "; ".join(faults))
+    for ppi in COLLECTIONS:
+        path = collection(session, ppi)
+        for example in ppi_schemas.get(ppi).examples_invalid:
+            payload = unique(example.payload, run)
+            answer = await post_to(session, path, payload, write)
+            what = f"POST {path} with invalid example {example.name} ({example.reason})"
+            if answer.status_code != 400:
+                faults.append(f"{ppi} {example.name}: {answer.status_code} {answer.text[:120]!r}")
+            else:
+                document = problem(session, answer, (400,), what)
+                conforms(session, document, PROBLEM, f"the refusal of {what}")
+                fault = names_the_problem(session, document, f"{ppi} {example.name}", example.pointer)
+                if fault:
+                    faults.append(fault)
+            made = payload.get("id") if isinstance(payload, dict) else None
+            if isinstance(made, str) and made.startswith("urn:"):
+                url = f"{path}/{quote(made, safe='')}"
+                if (await session.http.get(url, headers=bearer_header(read))).status_code == 200:
+                    faults.append(f"{ppi} {example.name}: {made} exists upstream after the refusal: it was forwarded")
+                    await session.http.delete(url, headers=bearer_header(write))
+    session.expect(not faults, "invalid examples not refused with 400 before the upstream: " + "; ".join(faults))
 
 
 @check("gateway.ppi.valid-forwarded", "A body valid against the route's PPI is forwarded: created, then deleted",
