@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -333,6 +334,26 @@ def lenient_odrl(app: App, deployment: Deployment) -> App:
     return Fault(app, lambda scope: scope["method"] == "POST" and scope["path"].endswith("/offers"), request=lenient)
 
 
+def counts_resent_usage(app: App, deployment: Deployment) -> App:
+    """Usage records are stored under new ids: a record a gateway sends again is counted twice."""
+    def renumbered(scope: Scope, body: bytes) -> tuple[Scope, bytes]:
+        try:
+            records = orjson.loads(body)
+            for record in records if isinstance(records, list) else [records]:
+                record["record_id"] = f"urn:uuid:{uuid.uuid4()}"
+        except (ValueError, TypeError):
+            return scope, body
+        return scope, orjson.dumps(records)
+    return Fault(app, at("POST", "/usage-records"), request=renumbered)
+
+
+def unchecked_usage(app: App, deployment: Deployment) -> App:
+    """Usage records the marketplace refuses are answered 202 Accepted all the same."""
+    def rewrite(scope: Scope, status: int, headers: Headers, content: bytes) -> Answer:
+        return json_answer(202, {"accepted": 1, "duplicates": 0}) if 400 <= status < 500 else (status, headers, content)
+    return Fault(app, at("POST", "/usage-records"), response=rewrite)
+
+
 # Permit check --------------------------------------------------------------------------------
 
 CHECKS = "/v1/checks"
@@ -452,6 +473,10 @@ MUTANTS = [
            "marketplace.grants.withdrawn_after_termination", grant_outlives_agreement),
     Mutant("marketplace-lenient-odrl", "marketplace", "an unknown ODRL operator is read as eq",
            "marketplace.odrl.offer_validity", lenient_odrl),
+    Mutant("marketplace-counts-resent-usage", "marketplace", "a usage record sent twice is counted twice",
+           "marketplace.ppi.usage_record_examples_accepted", counts_resent_usage),
+    Mutant("marketplace-unchecked-usage", "marketplace", "invalid usage records answered 202",
+           "marketplace.ppi.usage_record_examples_refused", unchecked_usage),
     Mutant("permit-check-less-than-for-at-most", "permit-check", "\"at most\" implemented as <",
            "permit-check.known-answers.height-at-the-limit", deciding(strictly_below)),
     Mutant("permit-check-dutch-only", "permit-check", "explanations in Dutch only",

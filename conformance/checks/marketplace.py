@@ -1,14 +1,16 @@
 """Marketplace checks: the DCAT-AP 3.0.1 catalogue (SHACL), the PPIs ``dcat-dataset`` and
 ``odrl-offer`` (profile ``mim``), and, in ``marketplace_contracts``, Dataspace Protocol negotiation,
-ODRL offers and access grants.
+ODRL offers and access grants, and in ``marketplace_metering``, usage records.
 
 Options (``--option key=value``):
 
 * ``consumer_token``: an access token of a consumer client (not the publisher); or
 * ``consumer_client_id`` and ``consumer_client_secret``: a consumer client, its tokens requested at
-  ``--token-url`` with scope ``marketplace:consume``. Without either, the contract checks are skipped.
-* ``grants_token``: a token with ``marketplace:grants`` to read grants; without it the target's own
-  client is asked for that scope, and the grant check is skipped if it cannot have it.
+  ``--token-url`` with scope ``marketplace:consume``. Without either, the contract checks are not run.
+* ``grants_token``, or ``grants_client_id`` and ``grants_client_secret``: a token with (a client
+  allowed) ``marketplace:grants``, to read grants and post usage records as a gateway does; without
+  them the target's own client is asked for that scope, and those checks are not run if it cannot
+  have it.
 
 The target's own credentials (``--token``, or ``--client-id``/``--client-secret``) act as the
 publisher: they need ``marketplace:publish``.
@@ -25,7 +27,7 @@ import pyshacl
 import rdflib
 from rdflib.namespace import DCAT, RDF, SH
 
-from conformance.checks import marketplace_contracts  # noqa: F401  (registers the contract checks)
+from conformance.checks import marketplace_contracts, marketplace_metering  # noqa: F401  (registers their checks)
 from conformance.checks.common import body, conforms, examples_accepted, examples_refused
 from conformance.checks.marketplace_parties import (
     DATASET_PPI,

@@ -71,7 +71,7 @@ async def _refused(session: Session, pid: str, path: str, headers: dict[str, str
                    f"negotiation should still be {still}; GET answered {now.status_code} {now.text[:200]!r}")
 
 
-async def _finalized(session: Session, dataset_id: str, dataset_iri: str) -> dict[str, Any]:
+async def finalized_negotiation(session: Session, dataset_id: str, dataset_iri: str) -> dict[str, Any]:
     """REQUESTED -> AGREED (provider) -> VERIFIED (consumer) -> FINALIZED (provider)."""
     pid = await _start(session, dataset_id, dataset_iri)
     provider, buyer = await publisher(session), await consumer(session)
@@ -85,7 +85,7 @@ async def _finalized(session: Session, dataset_id: str, dataset_iri: str) -> dic
 async def legal_transitions(session: Session) -> None:
     iri, dataset_id = await publish_dataset(session)
     try:
-        finalized = await _finalized(session, dataset_id, iri)
+        finalized = await finalized_negotiation(session, dataset_id, iri)
         session.expect(finalized.get("agreement"), "a FINALIZED negotiation names no agreement")
         seen = await session.http.get(f"/negotiations/{provider_pid(finalized)}", headers=await consumer(session))
         session.expect(seen.status_code == 200 and state(body(seen)) == "FINALIZED", "the consumer reading its "
@@ -176,11 +176,11 @@ async def grant_withdrawn(session: Session) -> None:
                       "--option grants_client_id=... --option grants_client_secret=... of a client that may request it")
     iri, dataset_id = await publish_dataset(session)
     try:
-        finalized = await _finalized(session, dataset_id, iri)
+        finalized = await finalized_negotiation(session, dataset_id, iri)
         agreement, grant_id = finalized.get("agreement"), finalized.get("grant")
         session.expect(agreement and grant_id, "a finalized negotiation on a dataset with digital-twin data should "
                        f"name its agreement and access grant; got agreement {agreement!r}, grant {grant_id!r}")
-        client = await _grant_client(session, reader, grant_id)
+        client = await active_grant_client(session, reader, grant_id)
         ended = await session.http.post(f"/agreements/{agreement}/termination", headers=await consumer(session),
                                         json={"reason": "conformance test"})
         session.expect(ended.status_code == 200, f"the consumer terminating its agreement answered "
@@ -201,7 +201,7 @@ async def grant_withdrawn(session: Session) -> None:
         await withdraw_dataset(session, dataset_id)
 
 
-async def _grant_client(session: Session, reader: dict[str, str], grant_id: str) -> str:
+async def active_grant_client(session: Session, reader: dict[str, str], grant_id: str) -> str:
     """The active grant as listed before termination (valid against its PPI); its client id."""
     listed = await session.http.get("/grants", headers=reader)
     if listed.status_code in (401, 403):
