@@ -71,6 +71,8 @@ class Fault:
                 break
         if self.request is not None:
             scope, body = self.request(scope, body)
+            headers = [(k, v) for k, v in scope["headers"] if k.lower() != b"content-length"]
+            scope = {**scope, "headers": [*headers, (b"content-length", str(len(body)).encode())]}
         answer = self.reply(scope, body) if self.reply is not None else None
         if answer is None:
             answer = await self._answer_of_app(scope, body, receive)
@@ -174,6 +176,15 @@ def trusts_unverified_claims(app: App, deployment: Deployment) -> App:
             return json_answer(200, {**parts[1], "active": True, "token_type": "Bearer"})
         return None
     return Fault(app, at("POST", "/introspect"), reply=reply)
+
+
+def exchanges_anything(app: App, deployment: Deployment) -> App:
+    """Token exchange issues the caller a token of its own, whatever the request holds."""
+    def as_client_credentials(scope: Scope, body: bytes) -> tuple[Scope, bytes]:
+        if form(body).get("grant_type") != "urn:ietf:params:oauth:grant-type:token-exchange":
+            return scope, body
+        return scope, b"grant_type=client_credentials"
+    return Fault(app, at("POST", "/token"), request=as_client_credentials)
 
 
 def omits_typ(app: App, deployment: Deployment) -> App:
@@ -442,6 +453,8 @@ MUTANTS = [
            "identity.introspection.alg_none", accepts_alg_none),
     Mutant("identity-trusts-unverified-claims", "identity", "introspection does not verify signatures",
            "identity.introspection.altered_claims", trusts_unverified_claims),
+    Mutant("identity-exchanges-anything", "identity", "token exchange ignores the request and issues a token",
+           "identity.token_exchange.invalid_refused", exchanges_anything),
     Mutant("identity-omits-typ", "identity", "access tokens typed JWT, not at+jwt", "identity.token.jwt_typ",
            omits_typ),
     Mutant("identity-introspects-for-anyone", "identity", "introspection without caller authentication",

@@ -40,6 +40,8 @@ GRANTS_SCOPE = "marketplace:grants"
 """Not issued by the identity MIM by default (the gateway reads grants as itself); the marketplace's
 deployment issues it to a client of its own (as a gateway would be), so the grant check reads grants
 with a real token."""
+GRANTS = ("client_credentials", "urn:ietf:params:oauth:grant-type:token-exchange")
+"""Each client may exchange tokens (RFC 8693) too, so the token-exchange checks judge the requests."""
 NOTIFICATION_TIMEOUT = "10"
 """Seconds the notification checks wait here (the reference notifies within a second)."""
 
@@ -83,7 +85,7 @@ async def _prepare_identity(folder: Path, clients: dict[str, list[str]], scopes:
         secrets = {}
         for client_id, client_scopes in clients.items():
             registration = await register_client(SqlClientStore(engine), name=client_id, scopes=client_scopes,
-                                                 platform_scopes=scopes, client_id=client_id)
+                                                 platform_scopes=scopes, client_id=client_id, grant_types=GRANTS)
             assert registration.client_secret is not None
             secrets[client_id] = registration.client_secret
         key = generate_signing_key()

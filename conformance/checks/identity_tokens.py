@@ -11,6 +11,7 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
+import ppi_schemas
 from conformance.checks.common import body
 from conformance.checks.identity_client import (access_token, credentials, issue, jwt_parts, metadata,
                                                 post_as_client, token_url, unique)
@@ -167,3 +168,27 @@ async def invalid_grant(session: Session) -> None:
                             f"a made-up {data['grant_type']}")
     if error == "unauthorized_client":
         session.note(f"this client may not use {data['grant_type']}, so the made-up grant itself was not judged")
+
+
+TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
+EXCHANGE_PPI = "token-exchange-request@1.0.0"
+
+
+@check("identity.token_exchange.invalid_refused", f"Every invalid {EXCHANGE_PPI} example is refused with 400 and "
+       "an OAuth error", mim="identity", source=f"RFC 8693 §2.1, §2.2.2; PPI {EXCHANGE_PPI}", profile="mim")
+async def token_exchange_invalid_refused(session: Session) -> None:
+    document = await metadata(session)
+    if TOKEN_EXCHANGE not in document.get("grant_types_supported", []):
+        session.skip("token exchange (RFC 8693) is not advertised in grant_types_supported")
+    credentials(session)
+    url, issued, errors = token_url(session, document), [], set()
+    for example in ppi_schemas.get(EXCHANGE_PPI).examples_invalid:
+        answer = await post_as_client(session, document, url, example.payload)
+        error = body(answer).get("error") if answer.status_code == 400 and isinstance(body(answer), dict) else None
+        if not isinstance(error, str):
+            issued.append(f"{example.name} ({example.reason}): {answer.status_code} {answer.text[:120]!r}")
+        errors.add(error)
+    session.expect(not issued, "invalid token exchange requests not refused with 400 and an error: " + "; ".join(issued))
+    if errors == {"unauthorized_client"}:
+        session.note("this client may not use token exchange, so the requests themselves were not judged; give a "
+                     "client that may, to test them")
