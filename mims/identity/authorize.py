@@ -193,9 +193,9 @@ class Authorize:
     def error_page(self, status: int, message: str, detail: str | None = None) -> HTMLResponse:
         return _page(self.lang, status, cookies={}, uri=self.uri, message=message, detail=detail)
 
-    def redirect(self, location: str, signed_in: User | None = None) -> RedirectResponse:
+    def redirect(self, location: str, signed_in: tuple[User, int] | None = None) -> RedirectResponse:
         """Back to the client, with RFC 9207 ``iss`` so it can tell which server answered;
-        remembering ``signed_in`` (who just gave their password) for the session lifetime."""
+        remembering ``signed_in`` (who just gave their password, and when) for the session lifetime."""
         response = RedirectResponse(
             add_params_to_uri(location, [("iss", self.settings.issuer)]),
             status_code=302,
@@ -203,8 +203,8 @@ class Authorize:
         )
         lifetime = self.settings.login_session_lifetime
         if signed_in is not None and lifetime:
-            now = int(time.time())
-            session = seal(self._session_key(), {"u": signed_in.user_id, "t": now, "e": now + lifetime})
+            user, signed_at = signed_in
+            session = seal(self._session_key(), {"u": user.user_id, "t": signed_at, "e": signed_at + lifetime})
             response.set_cookie(
                 SESSION_COOKIE,
                 session,
@@ -377,8 +377,12 @@ async def authorize_decision(request: Request) -> Response:
     if waiting is None:
         user = await authenticate(request.app.state.user_flow.users(), username, password)
         if user is not None:
+            # One instant for the code's auth_time and the session's: a later sign-in from the
+            # session then carries the same auth_time, even across a second's boundary.
+            signed_at = int(time.time())
+            grant.auth_time = datetime.fromtimestamp(signed_at, UTC)
             try:
-                return endpoint.redirect(await _respond(grant, user), signed_in=user)
+                return endpoint.redirect(await _respond(grant, user), signed_in=(user, signed_at))
             except OAuth2Error as error:
                 return endpoint.refusal(error, state)
         waiting = failures.failed(username, ip)

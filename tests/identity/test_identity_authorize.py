@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import time
 
 import httpx
 from joserfc import jwt
@@ -22,6 +23,7 @@ from signin import (
     submit,
 )
 
+from mims.identity import authorize
 from mims.kit.auth import TokenVerifier
 
 ISSUER = "http://127.0.0.1:8001"
@@ -363,6 +365,31 @@ async def test_the_page_is_accessible_and_locked_down(identity):
         if name == "set-cookie" and "oup_authorize_csrf" in value
     )
     assert "HttpOnly" in csrf and "samesite=lax" in csrf.lower()
+
+
+async def test_the_session_keeps_the_sign_in_instant_even_across_a_second_boundary(identity, monkeypatch):
+    """The code's auth_time and the session's are one instant: a clock that ticks over a whole second
+    between issuing the code and setting the cookie changes neither."""
+    client = (await add_client(identity)).client
+    await add_user(identity)
+    jwks = KeySet.import_key_set((await identity.http.get("/jwks")).json())
+    ticks = iter(range(10**6))
+    start = int(time.time())
+    monkeypatch.setattr(authorize.time, "time", lambda: start + 0.7 + 0.6 * next(ticks))
+
+    auth_times = []
+    for _ in range(2):
+        verifier, challenge = pkce()
+        params = authorize_params(client.client_id, challenge, scope="openid context:read")
+        page = read_page((await identity.http.get("/authorize", params=params)).text)
+        if "password" in page.inputs:
+            answer = redirect_params(await submit(identity.http, page))
+        else:
+            data = {name: values.get("value", "") for name, values in page.inputs.items()} | {"decision": "allow"}
+            answer = redirect_params(await identity.http.post(page.action, data=data))
+        tokens = (await redeem(identity, client.client_id, answer["code"], verifier)).json()
+        auth_times.append(jwt.decode(tokens["id_token"], jwks, algorithms=["ES256"]).claims["auth_time"])
+    assert auth_times[0] == auth_times[1]
 
 
 async def test_a_sign_in_session_spares_the_password_but_never_the_consent(identity):
