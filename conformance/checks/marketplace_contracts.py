@@ -17,7 +17,7 @@ from conformance.checks.marketplace_parties import (
     OFFER_PPI,
     RESEARCH,
     consumer,
-    grants_reader,
+    grants_party,
     offer_document,
     provider_pid,
     publish_dataset,
@@ -78,6 +78,16 @@ async def finalized_negotiation(session: Session, dataset_id: str, dataset_iri: 
     await _move(session, pid, "agreement", provider, "AGREED")
     await _move(session, pid, "agreement/verification", buyer, "VERIFIED")
     return await _move(session, pid, "events", provider, "FINALIZED", {"eventType": "FINALIZED"})
+
+
+async def granted_agreement(session: Session, reader: dict[str, str], dataset_id: str, dataset_iri: str
+                            ) -> tuple[str, str, str]:
+    """A finalized negotiation's agreement and access grant, and the client the grant is for."""
+    finalized = await finalized_negotiation(session, dataset_id, dataset_iri)
+    agreement, grant_id = finalized.get("agreement"), finalized.get("grant")
+    session.expect(agreement and grant_id, "a finalized negotiation on a dataset with digital-twin data should "
+                   f"name its agreement and access grant; got agreement {agreement!r}, grant {grant_id!r}")
+    return str(agreement), str(grant_id), await active_grant_client(session, reader, str(grant_id))
 
 
 @check("marketplace.dsp.legal_transitions", "A contract negotiation moves REQUESTED -> AGREED -> VERIFIED -> FINALIZED "
@@ -170,17 +180,10 @@ async def offer_validity(session: Session) -> None:
        "no longer active, no use taken from it", mim="marketplace", profile="mim",
        source=f"PPI {GRANT_PPI}; OUP marketplace (agreement termination)")
 async def grant_withdrawn(session: Session) -> None:
-    reader = await grants_reader(session)
-    if reader is None:
-        session.needs("reading grants needs scope marketplace:grants: give --option grants_token=..., or "
-                      "--option grants_client_id=... --option grants_client_secret=... of a client that may request it")
+    reader = await grants_party(session)
     iri, dataset_id = await publish_dataset(session)
     try:
-        finalized = await finalized_negotiation(session, dataset_id, iri)
-        agreement, grant_id = finalized.get("agreement"), finalized.get("grant")
-        session.expect(agreement and grant_id, "a finalized negotiation on a dataset with digital-twin data should "
-                       f"name its agreement and access grant; got agreement {agreement!r}, grant {grant_id!r}")
-        client = await active_grant_client(session, reader, grant_id)
+        agreement, grant_id, client = await granted_agreement(session, reader, dataset_id, iri)
         ended = await session.http.post(f"/agreements/{agreement}/termination", headers=await consumer(session),
                                         json={"reason": "conformance test"})
         session.expect(ended.status_code == 200, f"the consumer terminating its agreement answered "

@@ -11,37 +11,24 @@ import httpx
 
 import ppi_schemas
 from conformance.checks.common import body, examples_refused
-from conformance.checks.marketplace_contracts import active_grant_client, finalized_negotiation
-from conformance.checks.marketplace_parties import consumer, grants_reader, publish_dataset, unique_urn, withdraw_dataset
+from conformance.checks.marketplace_contracts import granted_agreement
+from conformance.checks.marketplace_parties import consumer, grants_party, publish_dataset, unique_urn, withdraw_dataset
 from conformance.registry import check
 from conformance.session import Session
 
 USAGE_PPI = "usage-record@1.0.0"
-NEEDS = ("posting usage records needs scope marketplace:grants: give --option grants_token=..., or "
-         "--option grants_client_id=... --option grants_client_secret=... of a client that may request it")
-
-
-async def _reporter(session: Session) -> dict[str, str]:
-    reporter = await grants_reader(session)
-    if reporter is None:
-        session.needs(NEEDS)
-    return reporter
 
 
 @check("marketplace.ppi.usage_record_examples_accepted", f"Valid {USAGE_PPI} records on a real grant are "
        "accepted once each and add up in the consumer's usage report", mim="marketplace", profile="mim",
        source=f"PPI {USAGE_PPI}; OUP marketplace metering")
 async def usage_records_accepted(session: Session) -> None:
-    reporter = await _reporter(session)
+    reporter = await grants_party(session)
     iri, dataset_id = await publish_dataset(session)
     try:
-        finalized = await finalized_negotiation(session, dataset_id, iri)
-        agreement, grant_id = finalized.get("agreement"), finalized.get("grant")
-        session.expect(agreement and grant_id, "a finalized negotiation on a dataset with digital-twin data should "
-                       f"name its agreement and access grant; got agreement {agreement!r}, grant {grant_id!r}")
-        client = await active_grant_client(session, reporter, grant_id)
+        agreement, grant_id, client = await granted_agreement(session, reporter, dataset_id, iri)
         now = datetime.now(UTC)
-        records = [_on_grant(example.payload, str(agreement), str(grant_id), client, iri, now)
+        records = [_on_grant(example.payload, agreement, grant_id, client, iri, now)
                    for example in ppi_schemas.get(USAGE_PPI).examples_valid]
         posted = await session.http.post("/usage-records", json=records, headers=reporter)
         session.expect(posted.status_code in (200, 201, 202), f"posting {len(records)} valid usage records answered "
@@ -49,7 +36,7 @@ async def usage_records_accepted(session: Session) -> None:
         again = await session.http.post("/usage-records", json=records[:1], headers=reporter)
         session.expect(again.status_code in (200, 201, 202), f"posting a record again answered {again.status_code}, "
                        f"expected it accepted (and counted once): {again.text[:300]!r}")
-        report = await session.http.get("/usage", params={"agreement": str(agreement)}, headers=await consumer(session))
+        report = await session.http.get("/usage", params={"agreement": agreement}, headers=await consumer(session))
         session.expect(report.status_code == 200, f"the consumer's usage report answered {report.status_code}: "
                        f"{report.text[:300]!r}")
         calls = sum(record["calls"] for record in records)
@@ -63,7 +50,7 @@ async def usage_records_accepted(session: Session) -> None:
 @check("marketplace.ppi.usage_record_examples_refused", f"Every invalid {USAGE_PPI} example is refused with 4xx",
        mim="marketplace", profile="mim", source=f"PPI {USAGE_PPI}")
 async def usage_records_refused(session: Session) -> None:
-    reporter = await _reporter(session)
+    reporter = await grants_party(session)
 
     async def send(payload: Any, name: str) -> httpx.Response:
         return await session.http.post("/usage-records", json=payload, headers=reporter)

@@ -47,13 +47,16 @@ async def consumer(session: Session) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-async def grants_reader(session: Session) -> dict[str, str] | None:
-    """Authorization to read grants (``marketplace:grants``): ``--option grants_token``, or a token of
-    ``grants_client_id``/``grants_client_secret``, or the run's own client's; None when none can be had."""
+async def grants_party(session: Session) -> dict[str, str]:
+    """Authorization with ``marketplace:grants`` (reading grants, posting usage as a gateway does):
+    ``--option grants_token``, or a token of ``grants_client_id``/``grants_client_secret``, or the
+    run's own client's; the check is not run, saying what to give, when none can be had."""
     try:
         token = await session.party_token("grants", GRANTS) or await session.token(GRANTS)
     except TokenUnavailable:
-        return None
+        session.needs("reading grants and posting usage needs scope marketplace:grants: give --option "
+                      "grants_token=..., or --option grants_client_id=... --option grants_client_secret=... of a "
+                      "client that may request it")
     return {"Authorization": f"Bearer {token}"}
 
 

@@ -40,3 +40,12 @@ async def test_without_a_consumer_the_contract_checks_are_not_run_saying_what_to
     assert report.results[0].status == "not-run"
     assert "consumer_client_id" in report.results[0].message
     assert not report.certifiable
+
+
+async def test_without_a_grants_client_the_grant_and_usage_checks_are_not_run(marketplace: Target) -> None:
+    """The publisher itself may not have marketplace:grants: the checks say which options to give."""
+    options = {k: v for k, v in marketplace.options.items() if not k.startswith("grants_")}
+    report = await run(replace(marketplace, options=options), [
+        *select(mim="marketplace", only="marketplace.grants.*"), *select(mim="marketplace", only="*usage_record*")])
+    assert [r.status for r in report.results] == ["not-run"] * 3, _failures(report)
+    assert all("--option grants_client_id=" in r.message for r in report.results)
