@@ -42,47 +42,27 @@ def _sender(session: Session, created: Created, collection: str, tolerate_unsupp
     return send
 
 
-@check("context.ppi.entity_examples_accepted", f"Every valid {ENTITY_PPI} example is created (201)",
-       mim="context", source=f"PPI {ENTITY_PPI}", profile="mim")
-async def entity_examples_accepted(session: Session) -> None:
-    async with Created(session) as created:
-        await examples_accepted(session, ENTITY_PPI, _sender(session, created, ENTITIES), statuses=(201,))
+def _examples_checks(name: str, ppi: str, collection: str, source: str, tolerate_unsupported: bool = False) -> None:
+    """Register ``context.ppi.{name}_examples_accepted`` (every valid example of ``ppi`` POSTed to
+    ``collection`` is created) and ``..._refused`` (every invalid one is refused with 4xx)."""
+
+    @check(f"context.ppi.{name}_examples_accepted", f"Every valid {ppi} example is created (201)",
+           mim="context", source=source, profile="mim")
+    async def accepted(session: Session) -> None:
+        async with Created(session) as created:
+            await examples_accepted(session, ppi, _sender(session, created, collection, tolerate_unsupported),
+                                    statuses=(201,))
+
+    @check(f"context.ppi.{name}_examples_refused", f"Every invalid {ppi} example is refused with 4xx",
+           mim="context", source=source, profile="mim")
+    async def refused(session: Session) -> None:
+        async with Created(session) as created:
+            await examples_refused(session, ppi, _sender(session, created, collection))
 
 
-@check("context.ppi.entity_examples_refused", f"Every invalid {ENTITY_PPI} example is refused with 4xx",
-       mim="context", source=f"PPI {ENTITY_PPI}", profile="mim")
-async def entity_examples_refused(session: Session) -> None:
-    async with Created(session) as created:
-        await examples_refused(session, ENTITY_PPI, _sender(session, created, ENTITIES))
-
-
-@check("context.ppi.subscription_examples_accepted", f"Every valid {SUBSCRIPTION_PPI} example is created (201)",
-       mim="context", source=f"PPI {SUBSCRIPTION_PPI}", profile="mim")
-async def subscription_examples_accepted(session: Session) -> None:
-    async with Created(session) as created:
-        await examples_accepted(session, SUBSCRIPTION_PPI, _sender(session, created, SUBSCRIPTIONS, True),
-                                statuses=(201,))
-
-
-@check("context.ppi.subscription_examples_refused", f"Every invalid {SUBSCRIPTION_PPI} example is refused with 4xx",
-       mim="context", source=f"PPI {SUBSCRIPTION_PPI}", profile="mim")
-async def subscription_examples_refused(session: Session) -> None:
-    async with Created(session) as created:
-        await examples_refused(session, SUBSCRIPTION_PPI, _sender(session, created, SUBSCRIPTIONS))
-
-
-@check("context.ppi.registration_examples_accepted", f"Every valid {REGISTRATION_PPI} example is created (201)",
-       mim="context", source=f"PPI {REGISTRATION_PPI}; {SPEC} §5.9.2", profile="mim")
-async def registration_examples_accepted(session: Session) -> None:
-    async with Created(session) as created:
-        await examples_accepted(session, REGISTRATION_PPI, _sender(session, created, REGISTRATIONS), statuses=(201,))
-
-
-@check("context.ppi.registration_examples_refused", f"Every invalid {REGISTRATION_PPI} example is refused with 4xx",
-       mim="context", source=f"PPI {REGISTRATION_PPI}; {SPEC} §5.9.2", profile="mim")
-async def registration_examples_refused(session: Session) -> None:
-    async with Created(session) as created:
-        await examples_refused(session, REGISTRATION_PPI, _sender(session, created, REGISTRATIONS))
+_examples_checks("entity", ENTITY_PPI, ENTITIES, f"PPI {ENTITY_PPI}")
+_examples_checks("subscription", SUBSCRIPTION_PPI, SUBSCRIPTIONS, f"PPI {SUBSCRIPTION_PPI}", tolerate_unsupported=True)
+_examples_checks("registration", REGISTRATION_PPI, REGISTRATIONS, f"PPI {REGISTRATION_PPI}; {SPEC} §5.9.2")
 
 
 def _example(ppi: str, name: str) -> Any:

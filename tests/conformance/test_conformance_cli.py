@@ -8,16 +8,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fastapi import FastAPI
-from fastapi.responses import JSONResponse
 from typer.testing import CliRunner
 
+from bench.conformance_mutants import no_wellknown
+from bench.conformance_targets import deploy
 from conformance import cli
 from conformance.model import Check
 from conformance.session import Session
 from mims.cli import app
-from mims.context.service import create_app
-from tests.serving import closed_port, free_port, served
+from tests.serving import closed_port
 
 runner = CliRunner()
 
@@ -25,21 +24,15 @@ runner = CliRunner()
 @pytest.fixture(scope="module")
 def context_mim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Our context broker over real HTTP on loopback."""
-    with served(create_app(data_dir=tmp_path_factory.mktemp("context"), jsonld_remote=False), free_port()) as url:
-        yield url
+    with deploy("context", tmp_path_factory.mktemp("context")) as target:
+        yield target.url
 
 
 @pytest.fixture(scope="module")
-def undescribed() -> Iterator[str]:
-    """A component that does not describe itself: the must-check context.wellknown.mim fails."""
-    broken = FastAPI()
-
-    @broken.get("/.well-known/mim")
-    def missing() -> JSONResponse:
-        return JSONResponse({"title": "Not Found", "status": 404}, status_code=404)
-
-    with served(broken, free_port()) as url:
-        yield url
+def undescribed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Our broker without /.well-known/mim: the must-check context.wellknown.mim fails."""
+    with deploy("context", tmp_path_factory.mktemp("undescribed"), no_wellknown) as target:
+        yield target.url
 
 
 @pytest.fixture
