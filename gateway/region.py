@@ -273,8 +273,9 @@ async def _ask(region: Region, request: Request, source: Source, path: str,
         response = await region.http.get(
             source.base_url + NGSI_LD + path, params=params, headers=headers, timeout=source.timeout
         )
-        if response.status_code in found or response.status_code < 300:
-            answer.response = response
+        if response.status_code in found or response.status_code < 300 or (
+                source.peer is None and 400 <= response.status_code < 500):
+            answer.response = response  # this city's own 4xx is the caller's error (_client_error)
         else:
             answer.failure = f"status-{response.status_code}"
             answer.counts = response.status_code >= 500

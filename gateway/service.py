@@ -17,6 +17,7 @@ from starlette.routing import Route
 
 from gateway import audit, discovery, grants, metering, metrics, peers, region, region_catalogue
 from gateway.discovery import Discovery
+from gateway.portal import mount as portal
 from gateway.proxy import Gateway, handle
 from gateway.routes import ALL_METHODS, load_routes
 from gateway.settings import GatewaySettings
@@ -35,6 +36,7 @@ def _build(app: FastAPI, settings: MimSettings) -> None:
     app.state.metrics = gateway.metrics
     app.state.discovery = Discovery(gateway)
     peers.install(app)
+    portal.install(app)
     app.router.routes = [r for r in app.router.routes if getattr(r, "path", None) != app.openapi_url]
     app.add_api_route(app.openapi_url or "/openapi.json", discovery.openapi, include_in_schema=False)
     app.router.routes.append(Route("/{path:path}", handle, methods=list(ALL_METHODS), include_in_schema=False))
@@ -57,10 +59,10 @@ SPEC = MimSpec(
     consumes=("ngsi-ld-entity@1.0.0", "ngsi-ld-subscription@1.0.0", peers.PPI, grants.PPI),
     produces=(metering.PPI,),
     routers=(discovery.router, metrics.router, audit.router, peers.router, region.router, region.data_router,
-             region_catalogue.router),
+             region_catalogue.router, *portal.ROUTERS),
     build=_build,
     migrations=Path(__file__).parent / "migrations" / "versions",
-    background=(_upstream_client, audit.running, region.running, metering.running),
+    background=(_upstream_client, audit.running, region.running, metering.running, portal.running),
     settings_cls=GatewaySettings,
 )
 

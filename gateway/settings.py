@@ -56,6 +56,17 @@ class GatewaySettings(MimSettings):
     peer_failure_threshold: int = Field(3, ge=1, description="Consecutive failures that open a peer's circuit.")
     peer_cooldown: float = Field(30.0, gt=0, description="Seconds an open circuit waits before one trial request.")
     region_max_window: int = Field(1000, ge=1, description="Largest offset + limit of a region entity query.")
+    portal_client_id: str = Field("demo-portal", description="The portal's public client at the identity MIM.")
+    portal_scopes: str = Field(
+        "openid profile context:read marketplace:consume permit:submit permit:review",
+        description="Scopes the portal asks for when a person signs in (each gets what the role allows).",
+    )
+    portal_conformance_dir: Path | None = Field(
+        None, description="Folder of conformance runs (reports, certificates) the portal shows; None: <data_dir>/conformance."
+    )
+    portal_redirect_uri: str | None = Field(
+        None, description="The portal's registered redirect URI; None: <the request's base URL>/auth/callback."
+    )
 
     @field_validator("rate_limit")
     @classmethod

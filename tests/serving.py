@@ -33,12 +33,13 @@ def processes_mentioning(marker: str) -> list[int]:
 
 
 @contextmanager
-def oup_up(data_dir: Path, port_offset: int) -> Iterator[tuple[subprocess.Popen[str], str]]:
+def oup_up(data_dir: Path, port_offset: int, *, demo: bool = False) -> Iterator[tuple[subprocess.Popen[str], str]]:
     """`oup up` run as a user runs it (a background job of a shell: SIGINT ignored), until every
     service is ready; the process and all it printed until then. Afterwards whatever is left of
-    it is killed."""
+    it is killed. Without ``demo`` the platform starts empty (``--no-demo``)."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "mims.cli", "up", "--port-offset", str(port_offset), "--data-dir", str(data_dir)],
+        [sys.executable, "-m", "mims.cli", "up", "--port-offset", str(port_offset), "--data-dir", str(data_dir),
+         *(() if demo else ("--no-demo",))],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
         env={**os.environ, "COLUMNS": "200"},
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),

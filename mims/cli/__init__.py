@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 import conformance.cli
-from mims.cli import ppi, run
+from mims.cli import demo, ppi, run
 from mims.cli.services import SERVICES, Service, load
 
 app = typer.Typer(
@@ -17,6 +17,7 @@ app = typer.Typer(
 app.command()(run.serve)
 app.command()(run.up)
 app.add_typer(ppi.app, name="ppi", help="Inspect, validate and compare PPI contracts.")
+app.add_typer(demo.app, name="demo", help="The living demo: seed a city's data through its gateway.")
 app.add_typer(conformance.cli.app, name="conformance",
               help="Certify a component against a MIM: run, list, keygen, verify.")
 

@@ -1,7 +1,8 @@
 """`oup up --region`: three cities on one machine, each with its own platform, federated.
 
-Rotterdam, Den Haag and Zuid-Holland each run identity, context and gateway (`oup up` in a
-child process) in their own data folder ``<data_dir>/<city>`` at their own port offset. Before
+Rotterdam, Den Haag and Zuid-Holland each run identity, context, marketplace, permit check and
+gateway (`oup up` in a child process, which on first start seeds that city's demo data) in their
+own data folder ``<data_dir>/<city>`` at their own port offset. Before
 they start, every city's folder gets:
 
 - ``peers.json``: the other two gateways as PPI federation-peer documents, asked with a service
@@ -29,9 +30,10 @@ from rich.console import Console
 
 from mims.cli.services import get_service, load
 
-#: City name and port offset: gateway 8000 + offset, identity 8001 + offset, context 8002 + offset.
+#: City name and port offset: gateway 8000 + offset, identity 8001, context 8002, marketplace 8003 and
+#: permit check 8004 + offset (the offsets are wider than the ports a city uses, so none clash).
 CITIES: tuple[tuple[str, int], ...] = (("rotterdam", 0), ("den-haag", 100), ("zuid-holland", 200))
-SERVICES = ("identity", "context", "gateway")
+SERVICES = ("identity", "context", "marketplace", "permit-check", "gateway")
 PEER_SCOPE = "context:read"
 PEER_TIMEOUT = 2.0
 STOP_GRACE_SECONDS = 15.0
@@ -62,7 +64,7 @@ def prepare(region: list[City], console: Console) -> dict[str, dict[str, str]]:
     for city in region:
         city.folder.mkdir(parents=True, exist_ok=True)
         console.print(f"[bold]{city.name}[/bold]: {city.folder}")
-        load(get_service("identity").first_start)(data_dir=city.folder)
+        load(get_service("identity").first_start)(data_dir=city.folder, gateway_url=city.url("gateway"))
     for city in region:
         others = [other for other in region if other is not city]
         secrets = _peer_secrets(city, others)
@@ -127,12 +129,21 @@ async def _register_gateway_client(peer: City, client_id: str) -> str:
     return registration.client_secret
 
 
+def up_command(city: City, *, ready_timeout: float, demo: bool) -> list[str]:
+    """The `oup up` of one city: its services at its offset, seeding its own demo unless not ``demo``."""
+    return [sys.executable, "-m", "mims.cli", "up", "--host", city.host, "--data-dir", str(city.folder),
+            "--port-offset", str(city.offset), "--ready-timeout", str(ready_timeout),
+            *[arg for service in SERVICES for arg in ("--only", service)],
+            *(("--demo-city", city.name) if demo else ("--no-demo",))]
+
+
 class _Stop(Exception):
     pass
 
 
-def run(*, host: str, data_dir: Path, ready_timeout: float) -> int:
-    """Prepare and start the three cities; stop all of them when one stops or on Ctrl-C/SIGTERM."""
+def run(*, host: str, data_dir: Path, ready_timeout: float, demo: bool = True) -> int:
+    """Prepare and start the three cities (each seeding its own demo unless ``demo`` is false);
+    stop all of them when one stops or on Ctrl-C/SIGTERM."""
     console = Console()
     region = cities(host, data_dir)
     environments = prepare(region, console)
@@ -146,9 +157,7 @@ def run(*, host: str, data_dir: Path, ready_timeout: float) -> int:
     children: list[tuple[City, subprocess.Popen[bytes]]] = []
     try:
         for city in region:
-            command = [sys.executable, "-m", "mims.cli", "up", "--host", host, "--data-dir", str(city.folder),
-                       "--port-offset", str(city.offset), "--ready-timeout", str(ready_timeout),
-                       *[arg for service in SERVICES for arg in ("--only", service)]]
+            command = up_command(city, ready_timeout=ready_timeout, demo=demo)
             children.append((city, subprocess.Popen(command, env={**os.environ, **environments[city.name]},
                                                     start_new_session=True)))
         console.print("Region gateways: " + ", ".join(f"{c.name} {c.url('gateway')}" for c in region))

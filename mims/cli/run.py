@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 import typer
 import uvicorn
 
+from mims.cli.demo import CITY_NAMES
 from mims.cli.region import run as run_region
 from mims.cli.services import SERVICES, get_service, load
 from mims.cli.supervisor import Supervisor
@@ -46,16 +47,21 @@ def up(
     region: Annotated[
         bool, typer.Option("--region", help="Three federated cities (rotterdam, den-haag, zuid-holland)")
     ] = False,
+    no_demo: Annotated[bool, typer.Option("--no-demo", help="Do not seed the demo data on first start")] = False,
+    demo_city: Annotated[str, typer.Option(help=f"Whose demo data first start seeds: {', '.join(CITY_NAMES)}")]
+    = "rotterdam",
 ) -> None:
     """Start every MIM as its own process, wait until ready, stop all on Ctrl-C or SIGTERM.
 
     On first start the identity MIM's admin and demo clients are created and their credentials
-    printed once.
+    printed once, and (unless --no-demo) the demo city's data is seeded through the gateway.
     """
+    if demo_city not in CITY_NAMES:
+        raise typer.BadParameter(f"one of {', '.join(CITY_NAMES)}", param_hint="--demo-city")
     if region:
         if only or port_offset:
             raise typer.BadParameter("--region sets the services and ports of each city itself", param_hint="--region")
-        raise typer.Exit(run_region(host=host, data_dir=data_dir, ready_timeout=ready_timeout))
+        raise typer.Exit(run_region(host=host, data_dir=data_dir, ready_timeout=ready_timeout, demo=not no_demo))
     names = only or list(SERVICES)
     try:
         services = [get_service(n) for n in names]
@@ -64,6 +70,9 @@ def up(
     for service in services:
         if service.first_start is not None:
             # Here rather than in the child, so what it prints shows before the services' output.
-            load(service.first_start)(data_dir=data_dir)
-    supervisor = Supervisor(services, host=host, data_dir=data_dir, port_offset=port_offset)
+            # The gateway's address: the identity MIM registers the portal's redirect URI there.
+            load(service.first_start)(data_dir=data_dir,
+                                      gateway_url=f"http://{host}:{get_service('gateway').port + port_offset}")
+    supervisor = Supervisor(services, host=host, data_dir=data_dir, port_offset=port_offset,
+                            demo_city=None if no_demo else demo_city)
     raise typer.Exit(supervisor.run(ready_timeout=ready_timeout))

@@ -18,7 +18,9 @@ from pathlib import Path
 from types import FrameType
 
 import httpx
+import orjson
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from mims.cli.services import Service, get_service
@@ -31,6 +33,10 @@ ISSUER_SERVICE = "identity"
 OAUTH_METADATA = "/.well-known/oauth-authorization-server"
 #: The service in front of all others: its URL is the platform's address.
 FRONT_DOOR = "gateway"
+#: Written after the first demo seed, with what was seeded; while it exists `oup up` seeds no more.
+DEMO_MARKER = "demo-seeded.json"
+#: The services the demo is seeded through.
+DEMO_NEEDS = {"identity", "context", "marketplace", "permit-check", FRONT_DOOR}
 
 
 def _die_with_parent() -> None:
@@ -53,11 +59,13 @@ class Child:
 
 
 class Supervisor:
-    def __init__(self, services: list[Service], *, host: str, data_dir: Path, port_offset: int = 0):
+    def __init__(self, services: list[Service], *, host: str, data_dir: Path, port_offset: int = 0,
+                 demo_city: str | None = None):
         self.services = services
         self.host = host
         self.data_dir = data_dir
         self.port_offset = port_offset
+        self.demo_city = demo_city
         self.children: list[Child] = []
         self.console = Console(stderr=False)
         self._stopping = False
@@ -82,6 +90,7 @@ class Supervisor:
             if not self._wait_ready(deadline):
                 return 1
             self.console.print(self._table())
+            self._seed_demo()
             for child in self.children:
                 if child.service.name == FRONT_DOOR:
                     self.console.print(f"The one address users need: [bold]{child.url}[/bold]")
@@ -93,6 +102,23 @@ class Supervisor:
             self._stop_all()
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
+
+    def _seed_demo(self) -> None:
+        """On first start (no marker yet) load the demo city's data through the gateway and write
+        the marker with what was seeded. A failure is reported; the platform keeps running."""
+        marker = self.data_dir / DEMO_MARKER
+        running = {child.service.name: child for child in self.children}
+        if self.demo_city is None or marker.exists() or not DEMO_NEEDS <= running.keys():
+            return
+        from mims.cli.demo import run_seed  # here: the demo's data loads only when seeding
+
+        try:
+            summary = run_seed(self.demo_city, running[FRONT_DOOR].url, self.data_dir, self.console)
+        except Exception as error:  # noqa: BLE001 - any failure of the demo must leave the platform up
+            self.console.print(f"[red]The {self.demo_city} demo could not be seeded: {escape(str(error))}. "
+                               f"The platform runs without it; retry with `oup demo seed`.[/red]")
+            return
+        marker.write_bytes(orjson.dumps(summary.as_json(), option=orjson.OPT_INDENT_2))
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         raise _StopRequested

@@ -19,7 +19,12 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from mims.identity.bootstrap import bootstrap_clients, bootstrap_sign_in, identity_storage
+from mims.identity.bootstrap import (
+    DEMO_PORTAL_REDIRECT_URI,
+    bootstrap_clients,
+    bootstrap_sign_in,
+    identity_storage,
+)
 from mims.identity.clients import (
     ClientExists,
     InvalidClientMetadata,
@@ -242,13 +247,16 @@ def add_user(
     console.print(f"  sub: {user.user_id}", markup=False)
 
 
-def first_start(*, settings: IdentitySettings | None = None, console: Console | None = None, **overrides: Any) -> None:
-    """On first start (no client yet): register the admin and demo clients, the demo portal and
-    the demo users, and print their credentials once.
+def first_start(*, settings: IdentitySettings | None = None, console: Console | None = None,
+                gateway_url: str | None = None, **overrides: Any) -> None:
+    """On first start (no client yet): register the admin and demo clients, the demo portal
+    (redirecting to ``<gateway_url>/auth/callback``, the portal the gateway serves) and the demo
+    users, and print their credentials once.
 
     ``settings`` are the service's own; without them they are read with ``overrides`` on top.
     """
     settings = settings if settings is not None else _settings(**overrides)
+    portal_redirect_uri = f"{gateway_url.rstrip('/')}/auth/callback" if gateway_url else DEMO_PORTAL_REDIRECT_URI
 
     async def run() -> tuple[list[Registration], list[Registration], list[tuple[User, str]]]:
         async with identity_storage(settings) as engine:
@@ -257,7 +265,9 @@ def first_start(*, settings: IdentitySettings | None = None, console: Console | 
             registrations = await bootstrap_clients(clients, settings.scopes)
             if not first:
                 return registrations, [], []
-            portal, people = await bootstrap_sign_in(clients, SqlUserStore(engine), settings.scopes)
+            portal, people = await bootstrap_sign_in(
+                clients, SqlUserStore(engine), settings.scopes, portal_redirect_uri
+            )
             return registrations, portal, people
 
     registrations, portal, people = asyncio.run(run())

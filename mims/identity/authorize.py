@@ -47,6 +47,7 @@ from mims.identity.authorization_code import AuthorizationCodeGrant, S256CodeCha
 from mims.identity.bruteforce import ClientAuthFailures
 from mims.identity.clients import parse_scopes
 from mims.identity.locales import TEXT, choose_language, scope_words
+from mims.kit.languages import LANGUAGE_COOKIE
 from mims.identity.oidc import IDToken
 from mims.identity.refresh_tokens import RefreshTokenGrant
 from mims.identity.rfc6749 import FormPayload, TokenServer, form_fields
@@ -56,7 +57,6 @@ from mims.identity.users import User, authenticate
 FORM_LIFETIME = 600
 CSRF_COOKIE = "oup_authorize_csrf"
 SESSION_COOKIE = "oup_session"
-LANGUAGE_COOKIE = "oup_lang"
 #: The page's only style sheet; the CSP allows exactly it, by its hash (so it is not escaped).
 STYLE = (
     "body{font:1.0625rem/1.5 system-ui,sans-serif;color:#1b1b1b;background:#fff;margin:0}"

@@ -40,10 +40,12 @@ SEEDS = (
 )
 
 
-#: The portal people sign in through (a public client: PKCE, no secret), at the gateway's port.
+#: The portal people sign in through (a public client: PKCE, no secret), served by the gateway.
 DEMO_PORTAL = Seed(
-    "demo-portal", "Demo: citizen and officer portal", ("context:read", "permit:submit", "permit:review")
+    "demo-portal", "Demo: the city's portal for citizens, officers and data developers",
+    ("context:read", "marketplace:consume", "permit:submit", "permit:review"),
 )
+#: The portal's redirect URI when the gateway is at its own port (``oup up`` gives the one it serves).
 DEMO_PORTAL_REDIRECT_URI = "http://127.0.0.1:8000/auth/callback"
 #: username, display name, roles.
 DEMO_USERS = (("citizen", "Demo citizen", ("citizen",)), ("officer", "Demo permit officer", ("officer",)))
@@ -86,10 +88,12 @@ async def bootstrap_clients(store: SqlClientStore, platform_scopes: Iterable[str
 
 
 async def bootstrap_sign_in(
-    clients: SqlClientStore, users: SqlUserStore, platform_scopes: Iterable[str]
+    clients: SqlClientStore, users: SqlUserStore, platform_scopes: Iterable[str],
+    portal_redirect_uri: str = DEMO_PORTAL_REDIRECT_URI,
 ) -> tuple[list[Registration], list[tuple[User, str]]]:
-    """When no user exists yet: the demo portal (if the platform offers its scopes) and the demo
-    users with random passwords, returned so the caller can show them once."""
+    """When no user exists yet: the demo portal (if the platform offers its scopes) redirecting to
+    ``portal_redirect_uri``, and the demo users with random passwords, returned so the caller can
+    show them once."""
     if await users.any():
         return [], []
     offered = tuple(platform_scopes)
@@ -104,7 +108,7 @@ async def bootstrap_sign_in(
                     platform_scopes=offered,
                     grant_types=("authorization_code", "refresh_token"),
                     token_endpoint_auth_method="none",
-                    redirect_uris=(DEMO_PORTAL_REDIRECT_URI,),
+                    redirect_uris=(portal_redirect_uri,),
                     client_id=DEMO_PORTAL.client_id,
                 )
             )

@@ -1,15 +1,14 @@
 """The words of the sign-in and consent page, in Dutch and English.
 
-The language is the first of: the request's ``ui_locales`` (OpenID Connect Core 3.1.2.1), the
-language remembered in a cookie, the browser's ``Accept-Language``; Dutch otherwise.
+The language is chosen as on every page of the platform (``mims.kit.languages``): the request's
+``ui_locales``, the language remembered in a cookie, the browser's ``Accept-Language``; Dutch otherwise.
 """
 
 from __future__ import annotations
 
-import re
+from mims.kit.languages import DEFAULT_LANGUAGE, LANGUAGES, choose_language
 
-LANGUAGES = ("nl", "en")
-DEFAULT_LANGUAGE = "nl"
+__all__ = ["DEFAULT_LANGUAGE", "LANGUAGES", "SCOPE_WORDS", "TEXT", "choose_language", "scope_words"]
 
 TEXT: dict[str, dict[str, str]] = {
     "nl": {
@@ -91,26 +90,6 @@ SCOPE_WORDS: dict[str, dict[str, str]] = {
         "admin": "Administer the platform",
     },
 }
-
-_LANGUAGE_RANGE = re.compile(r"\s*([A-Za-z]{1,8})(?:-[A-Za-z0-9]{1,8})*\s*(?:;\s*q\s*=\s*([01](?:\.\d{0,3})?))?\s*")
-
-
-def choose_language(ui_locales: str | None, remembered: str | None, accept_language: str | None) -> str:
-    """The page language (module docstring)."""
-    for tag in (ui_locales or "").split():
-        primary = tag.split("-")[0].lower()
-        if primary in LANGUAGES:
-            return primary
-    if remembered in LANGUAGES:
-        return remembered
-    ranked = []
-    for position, item in enumerate((accept_language or "").split(",")):
-        match = _LANGUAGE_RANGE.fullmatch(item)
-        if match and match.group(1).lower() in LANGUAGES:
-            quality = float(match.group(2)) if match.group(2) else 1.0
-            if quality > 0:
-                ranked.append((-quality, position, match.group(1).lower()))
-    return min(ranked)[2] if ranked else DEFAULT_LANGUAGE
 
 
 def scope_words(scopes: list[str], language: str) -> list[str]:

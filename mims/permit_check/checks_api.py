@@ -16,7 +16,7 @@ import ppi_schemas
 from mims.kit.auth import require_scopes
 from mims.kit.errors import OrjsonResponse, status_problem
 from mims.kit.problems import ProblemError, ProblemItem
-from mims.permit_check import checks, report, twin
+from mims.permit_check import checks, report, site, twin
 from mims.permit_check.checks_storage import SqlCheckStore, new_id
 from mims.permit_check.rules import BUILDING_PLAN
 
@@ -148,6 +148,15 @@ async def get_report(
     chosen = report.language(lang, request.headers.get("accept-language"))
     html = report.render(check_id, stored.decision, stored.site, chosen)
     return HTMLResponse(html, headers={"Content-Language": chosen, "Vary": "Accept-Language"})
+
+
+@router.get("/{check_id}/site", summary="A check's site as GeoJSON (WGS84): footprint, parcel, zoning, evidence",
+            response_class=OrjsonResponse, responses={200: {"content": {"application/geo+json": {}}}})
+async def get_site(check_id: str, storage: Store) -> OrjsonResponse:
+    stored = await storage.get(check_id)
+    if stored is None:
+        raise _not_found(check_id)
+    return OrjsonResponse(site.site_collection(stored.decision, stored.site), media_type="application/geo+json")
 
 
 @router.get("/{check_id}", summary=f"A check's decision (PPI {DECISION_PPI})")

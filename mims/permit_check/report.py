@@ -13,9 +13,9 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from shapely.geometry import box, shape
 from shapely.geometry.base import BaseGeometry
 
+from mims.kit.languages import choose_language
 from mims.permit_check.plan_input import to_rd
 
-LANGUAGES = ("nl", "en")
 MAP_SIZE = 480  # px, the longer side of the map
 MARGIN = 15.0  # m around the footprint and parcel
 
@@ -53,24 +53,8 @@ TEXTS: dict[str, dict[str, str]] = {
 
 
 def language(requested: str | None, accept_language: str | None) -> str:
-    """``nl`` or ``en``: the ``lang`` asked for, else the first of Accept-Language we speak
-    (by q-value), else Dutch."""
-    if requested in LANGUAGES:
-        return requested
-    ranked = []
-    for index, item in enumerate((accept_language or "").split(",")):
-        tag, _, params = item.strip().partition(";")
-        quality = 1.0
-        if params.strip().startswith("q="):
-            try:
-                quality = float(params.strip()[2:])
-            except ValueError:
-                quality = 0.0
-        ranked.append((-quality, index, tag.strip().lower().split("-", 1)[0]))
-    for quality, _, tag in sorted(ranked):
-        if tag in LANGUAGES and quality < 0:
-            return tag
-    return "nl"
+    """``nl`` or ``en``: the ``lang`` asked for, else Accept-Language, else Dutch (``mims.kit.languages``)."""
+    return choose_language(requested, None, accept_language)
 
 
 @dataclass(frozen=True)
@@ -125,12 +109,12 @@ def _quantity(quantity: dict[str, Any] | None, lang: str, texts: dict[str, str])
 def map_layers(decision: dict[str, Any], site: dict[str, Any]) -> dict[str, Any]:
     """The map's view box, size and one SVG path per shape, by layer, in drawing order."""
     plan = site.get("plan", {})
-    footprint = _shape(plan.get("footprint"))
+    footprint = geometry_of(plan.get("footprint"))
     if footprint is not None and plan.get("crs") == "EPSG:4326":
         footprint = to_rd(footprint, 4326)
-    parcel = _shape((site.get("parcel") or {}).get("geometry"))
+    parcel = geometry_of((site.get("parcel") or {}).get("geometry"))
     if parcel is None and "geometry" in plan.get("parcel", {}):
-        parcel = _shape(plan["parcel"]["geometry"])
+        parcel = geometry_of(plan["parcel"]["geometry"])
         if parcel is not None and plan.get("crs") == "EPSG:4326":
             parcel = to_rd(parcel, 4326)
     focus = [g for g in (footprint, parcel) if g is not None]
@@ -153,11 +137,11 @@ def map_layers(decision: dict[str, Any], site: dict[str, Any]) -> dict[str, Any]
     features = site.get("features", [])
     kinds = {"area": ("enkelbestemming",), "plane": ("bouwvlak",)}
     layers = [
-        Layer("area", paths([_shape(f["geometry"]) for f in features if f["kind"] in kinds["area"]])),
-        Layer("plane", paths([_shape(f["geometry"]) for f in features if f["kind"] in kinds["plane"]])),
+        Layer("area", paths([geometry_of(f["geometry"]) for f in features if f["kind"] in kinds["area"]])),
+        Layer("plane", paths([geometry_of(f["geometry"]) for f in features if f["kind"] in kinds["plane"]])),
         Layer("parcel", paths([parcel])),
         Layer("footprint", paths([footprint])),
-        Layer("evidence", paths([_shape(r["evidence"]) for r in decision["results"] if r.get("evidence")])),
+        Layer("evidence", paths([geometry_of(r["evidence"]) for r in decision["results"] if r.get("evidence")])),
     ]
     scale = MAP_SIZE / max(width, height)
     return {"layers": [layer for layer in layers if layer.paths], "width": round(width * scale),
@@ -173,7 +157,8 @@ def _scale_bar(width: float) -> int:
     return 1
 
 
-def _shape(geojson: dict[str, Any] | None) -> BaseGeometry | None:
+def geometry_of(geojson: dict[str, Any] | None) -> BaseGeometry | None:
+    """A GeoJSON geometry as a valid 2D shapely geometry; None for none or one that cannot be read."""
     if not geojson:
         return None
     try:
@@ -202,7 +187,7 @@ def _description(decision: dict[str, Any], site: dict[str, Any], svg: dict[str, 
     """The map in words, for those who cannot see it."""
     texts = TEXTS[lang]
     plan = site.get("plan", {})
-    footprint = _shape(plan.get("footprint"))
+    footprint = geometry_of(plan.get("footprint"))
     if footprint is not None and plan.get("crs") == "EPSG:4326":
         footprint = to_rd(footprint, 4326)
     shown = [texts[layer.key] for layer in svg["layers"]]

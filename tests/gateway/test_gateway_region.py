@@ -397,3 +397,10 @@ def test_a_peer_whose_identity_refuses_the_exchange_is_reported_and_not_asked(re
     assert answer.status_code == 200 and failed(answer)["den-haag"] == "token"
     assert den_haag.data_requests == []
     assert "den-haag" not in {e["city"]["value"] for e in answer.json()}
+
+
+def test_a_query_this_city_refuses_is_the_callers_error_not_a_city_down(region: Region) -> None:
+    answer = region.get("/region/ngsi-ld/v1/entities", type=PARKING, q="name==")
+    assert answer.status_code == 400, answer.text
+    assert answer.headers["content-type"].startswith("application/problem+json")
+    assert "q" in answer.json()["detail"].lower() or "query" in answer.json()["detail"].lower()

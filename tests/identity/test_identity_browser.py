@@ -8,8 +8,6 @@ PKCE verifier, so the whole authorization code flow runs end to end.
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,6 +18,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 import pytest
+from browser import CHROMIUM, CHROMIUM_FLAGS, require_browser
 from playwright import sync_api as playwright
 from serving import free_port
 from serving import served as served_app
@@ -31,26 +30,6 @@ from mims.identity.service import create_app
 from mims.identity.storage import SqlClientStore
 from mims.identity.user_storage import SqlUserStore
 from mims.identity.users import register_user
-
-CHROMIUM = os.environ.get("OUP_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-
-def _require_browser() -> None:
-    if shutil.which(CHROMIUM) or Path(CHROMIUM).exists():
-        return
-    message = f"no Chromium at {CHROMIUM} (Debian package chromium)"
-    if os.environ.get("OUP_REQUIRE_BROWSER") == "1":
-        pytest.fail(message)
-    pytest.skip(message)
 
 
 @dataclass
@@ -93,7 +72,7 @@ def _receiver() -> Iterator[tuple[str, list[str]]]:
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[Served]:
     """Identity on a free loopback port, with a public client and the user anna (a citizen)."""
-    _require_browser()
+    require_browser()
     port = free_port()
     issuer = f"http://127.0.0.1:{port}"
     app = create_app(data_dir=tmp_path, issuer=issuer)

@@ -284,6 +284,21 @@ def test_the_report_draws_the_evidence_of_a_failed_rule(permit_url: str) -> None
     assert '<g class="evidence">' in html and "Deviation (evidence): Inside the building plane." in html
 
 
+def test_the_site_of_a_check_is_geojson_in_wgs84_for_maps(permit_url: str) -> None:
+    decision = submitted(permit_url, json=plan(edge_rectangle((2, 10), (-6, 2)), height=10.0))
+    answer = httpx.get(f"{permit_url}/v1/checks/{decision['id']}/site", timeout=10)
+    assert answer.status_code == 200 and answer.headers["content-type"].startswith("application/geo+json")
+    features = answer.json()["features"]
+    layers = [f["properties"]["layer"] for f in features]
+    assert layers[0] == "footprint" and "zoning" in layers and "evidence" in layers
+    for feature in features:  # Rotterdam in longitude, latitude (RFC 7946), not metres
+        lon, lat = shape(feature["geometry"]).representative_point().coords[0]
+        assert 3.3 < lon < 5.0 and 51.5 < lat < 52.3, feature["properties"]
+    failed = [f["properties"] for f in features if f["properties"]["layer"] == "evidence"]
+    assert {"verdict": "fail"}.items() <= failed[0].items() and failed[0]["rule"]
+    problem(httpx.get(f"{permit_url}/v1/checks/{uuid.uuid4().hex}/site", timeout=10), 404)
+
+
 def test_text_in_a_plan_is_escaped_in_the_report(permit_url: str) -> None:
     decision = submitted(permit_url, json=plan(name="<script>alert(1)</script>"))
     html = httpx.get(f"{permit_url}/v1/checks/{decision['id']}.html", timeout=10).text

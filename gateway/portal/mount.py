@@ -1,0 +1,65 @@
+"""The portal in the gateway app: its routes (before the proxy's catch-all), its static files at
+``/assets`` (the portal's own and the map library vendored from npm, ``package.json``), its error
+pages, and the clients and sessions it keeps while the gateway runs."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from urllib.parse import urlencode
+
+import httpx
+from fastapi import FastAPI, Request
+from starlette.responses import Response
+from starlette.staticfiles import StaticFiles
+
+from gateway.portal import conformance_pages, home, marketplace_pages, permit_pages, region_pages, signin
+from gateway.portal.oauth import Portal
+from gateway.portal.pages import Page, SignInRequired, return_path
+from gateway.portal.sessions import SessionStore
+from gateway.portal.upstream import UpstreamError, self_client
+
+ROUTERS = (home.router, signin.router, marketplace_pages.router, permit_pages.router, region_pages.router,
+           conformance_pages.router)
+STATIC = Path(__file__).with_name("static")
+
+
+def install(app: FastAPI) -> None:
+    app.mount("/assets", StaticFiles(directory=STATIC), name="portal-assets")
+    app.add_exception_handler(SignInRequired, _sign_in)
+    app.add_exception_handler(UpstreamError, _upstream_error)
+
+
+@asynccontextmanager
+async def running(app: FastAPI) -> AsyncIterator[None]:
+    settings = app.state.settings
+    async with self_client(app) as platform, httpx.AsyncClient(timeout=10.0) as identity:
+        app.state.portal = Portal(
+            identity_url=settings.identity_url, client_id=settings.portal_client_id, scopes=settings.portal_scopes,
+            sessions=SessionStore(), platform_client=platform, identity_client=identity,
+            redirect_uri=settings.portal_redirect_uri,
+        )
+        yield
+
+
+async def _sign_in(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, SignInRequired)
+    return Page(request).redirect("/auth/login?" + urlencode({"next": exc.next_path}))
+
+
+async def _upstream_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, UpstreamError)
+    page = Page(request)
+    if exc.status == 401:
+        if page.session is not None:
+            page.session.signed_out()
+        return page.redirect("/auth/login?" + urlencode({"next": return_path(request)}))
+    if exc.status == 403:
+        return page.render("error.html", status=403, heading=page.t("error.forbidden"), detail=exc.detail)
+    if exc.status == 404:
+        return page.render("error.html", status=404, heading=page.t("error.not_found"), detail=exc.detail)
+    if 400 <= exc.status < 500:
+        return page.render("error.html", status=exc.status, heading=page.t("error.refused"), detail=exc.detail)
+    return page.render("error.html", status=502, heading=page.t("error.unavailable"),
+                       detail=f"{exc.what}: {exc.detail}")

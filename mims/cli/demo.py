@@ -1,0 +1,106 @@
+"""`oup demo seed`: load a city's living demo through its gateway (see ``mims.demo``).
+
+The seeder is a confidential client ``demo-seeder`` registered directly in the identity database
+of the data folder the first time; its secret is kept in ``<data_dir>/demo-seeder.json`` (mode
+0600) for later runs, so only whoever can read the data folder can seed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import orjson
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from mims.cli.services import load
+
+if TYPE_CHECKING:
+    from mims.demo.seed import Summary
+
+app = typer.Typer(no_args_is_help=True)
+
+CLIENT_ID = "demo-seeder"
+CREDENTIALS_FILE = "demo-seeder.json"
+CITY_NAMES = ("rotterdam", "den-haag", "zuid-holland")
+
+
+def seeder_secret(data_dir: Path) -> str:
+    """The seeder's client secret: kept from an earlier run, else registered now."""
+    path = data_dir / CREDENTIALS_FILE
+    if path.exists():
+        return str(orjson.loads(path.read_bytes())["client_secret"])
+    secret = asyncio.run(_register(data_dir))
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600)
+    path.chmod(0o600)
+    path.write_bytes(orjson.dumps({"client_id": CLIENT_ID, "client_secret": secret}))
+    return secret
+
+
+async def _register(data_dir: Path) -> str:
+    """``demo-seeder`` with the seed's scopes (``mims.demo.seed.SCOPES``) in the identity database."""
+    identity_storage = load("mims.identity.bootstrap:identity_storage")
+    store_class = load("mims.identity.storage:SqlClientStore")
+    register_client = load("mims.identity.clients:register_client")
+    client_exists = load("mims.identity.clients:ClientExists")
+    from mims.demo.seed import SCOPES as scopes
+    settings = load("mims.identity.service:SPEC").settings(data_dir=data_dir)
+    missing = [scope for scope in scopes if scope not in settings.scopes]
+    if missing:
+        raise RuntimeError(f"the identity MIM offers no scope {', '.join(missing)}, which seeding needs")
+    async with identity_storage(settings) as engine:
+        try:
+            registration = await register_client(store_class(engine), name="demo data seeder", scopes=scopes,
+                                                 platform_scopes=settings.scopes, client_id=CLIENT_ID)
+        except client_exists:
+            raise RuntimeError(f"the client {CLIENT_ID} exists but {data_dir / CREDENTIALS_FILE} is gone: "
+                               f"remove the client (oup identity) to register it anew") from None
+    return str(registration.client_secret)
+
+
+def run_seed(city: str, gateway: str, data_dir: Path, console: Console) -> Summary:
+    """Seed ``city`` with progress and a summary table on ``console``; the seed's Summary.
+    Raises ``mims.demo.seed.SeedError`` (or RuntimeError for the client) with a clear message."""
+    from mims.demo.seed import seed  # here: the demo's data and converters load only when seeding
+
+    secret = seeder_secret(data_dir)
+    with console.status(f"Seeding the {city} demo through {gateway}") as status:
+        summary = seed(city, gateway, CLIENT_ID, secret,
+                       progress=lambda step: status.update(f"Seeding the {city} demo: {escape(step)}"))
+    table = Table(title=f"Demo data: {city}")
+    for column in ("kind", "created", "already there"):
+        table.add_column(column)
+    for kind, count in summary.counts.items():
+        table.add_row(kind, str(count.created), str(count.present))
+    console.print(table)
+    outcome = "seeded" if summary.changed else "nothing changed, everything was already there"
+    console.print(f"Demo {city}: {outcome} ({summary.seconds:.1f} s).")
+    return summary
+
+
+@app.command()
+def seed(
+    gateway: Annotated[str, typer.Option(help="The city's gateway")] = "http://127.0.0.1:8000",
+    city: Annotated[str, typer.Option(help=f"Which city's demo: {', '.join(CITY_NAMES)}")] = "rotterdam",
+    data_dir: Annotated[Path, typer.Option(help="The platform's data folder (for the seeder's client)")] = Path("data"),
+) -> None:
+    """Load the living demo of a city into a running platform, through its gateway: digital twin
+    entities, zoning plans and catalogue entries with offers. Running it again changes nothing."""
+    if city not in CITY_NAMES:
+        raise typer.BadParameter(f"one of {', '.join(CITY_NAMES)}", param_hint="--city")
+    if not (data_dir / "identity.db").exists() and not (data_dir / CREDENTIALS_FILE).exists():
+        raise typer.BadParameter(f"{data_dir} holds no platform (no identity.db): give the folder `oup up` uses",
+                                 param_hint="--data-dir")
+    console = Console(highlight=False)
+    from mims.demo.seed import SeedError
+
+    try:
+        run_seed(city, gateway, data_dir, console)
+    except (SeedError, RuntimeError) as error:
+        Console(stderr=True, highlight=False).print(f"[red]Demo seed failed: {escape(str(error))}[/red]")
+        raise typer.Exit(1) from None

@@ -1,0 +1,154 @@
+"""The living demo on a real platform: `oup up` seeds Rotterdam on first start, through the
+gateway, and a second `oup demo seed` changes nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+from shapely.geometry import box, mapping, shape
+
+from mims.demo import layers, rotterdam
+from mims.demo.catalogue import OPEN, offer_uid
+from mims.demo.smart_data_models import AIR_QUALITY_CONTEXT, AIR_QUALITY_TYPE, BUILDING_TYPE, PARKING_TYPE
+from mims.permit_check.twin_entities import PARCEL, type_iri
+from mims.cli.services import SERVICES
+from tests.serving import ROOT, free_port_offset, oup_up
+
+WIDE = {**os.environ, "COLUMNS": "200"}
+EXPECTED = {type_iri(PARCEL): 971, BUILDING_TYPE: 16, PARKING_TYPE: 4, AIR_QUALITY_TYPE: 3}
+
+
+class Platform:
+    def __init__(self, gateway: str, data_dir: Path, printed: str):
+        self.gateway, self.data_dir, self.printed = gateway, data_dir, printed
+        self.http = httpx.Client(base_url=gateway, timeout=30.0)
+
+    def secret(self, client_id: str) -> str:
+        match = re.search(rf"client_id:\s+{client_id}\s+client_secret:\s+(\S+)", self.printed)
+        assert match, f"no secret of {client_id} printed on first start"
+        return match.group(1)
+
+    def token(self, client_id: str, secret: str, scope: str) -> dict[str, str]:
+        token_url = self.http.get("/.well-known/oauth-authorization-server").json()["token_endpoint"]
+        response = httpx.post(token_url, auth=(client_id, secret), data={"grant_type": "client_credentials", "scope": scope})
+        assert response.status_code == 200, response.text
+        return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+    def counts(self) -> dict[str, int]:
+        reader = self.token("demo-context-reader", self.secret("demo-context-reader"), "context:read")
+        counts = {}
+        for type_name in EXPECTED:
+            response = self.http.get("/ngsi-ld/v1/entities", params={"type": type_name, "count": "true", "limit": 0},
+                                     headers=reader)
+            assert response.status_code == 200, response.text
+            counts[type_name] = int(response.headers["NGSILD-Results-Count"])
+        return counts
+
+
+@pytest.fixture(scope="module")
+def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
+    data_dir = tmp_path_factory.mktemp("demo") / "data"
+    offset = free_port_offset([service.port for service in SERVICES.values()])
+    with oup_up(data_dir, offset, demo=True) as (_, printed):
+        yield Platform(f"http://127.0.0.1:{8000 + offset}", data_dir, printed)
+
+
+def test_first_start_seeds_rotterdam_and_writes_the_marker(platform: Platform) -> None:
+    assert "Demo rotterdam: seeded" in platform.printed
+    marker = json.loads((platform.data_dir / "demo-seeded.json").read_text())
+    assert marker["city"] == "rotterdam"
+    assert marker["counts"]["parcels"]["created"] == 971
+    assert (platform.data_dir / "demo-seeder.json").stat().st_mode & 0o777 == 0o600
+
+
+def test_entities_of_every_kind_are_in_the_twin(platform: Platform) -> None:
+    assert platform.counts() == EXPECTED
+
+
+def test_air_quality_has_48_hours_of_history(platform: Platform) -> None:
+    reader = platform.token("demo-context-reader", platform.secret("demo-context-reader"), "context:read")
+    station = "urn:ngsi-ld:AirQualityObserved:rotterdam-statenweg"
+    response = platform.http.get(f"/ngsi-ld/v1/temporal/entities/{station}", params={"attrs": "no2"}, headers={
+        **reader, "Link": f'<{AIR_QUALITY_CONTEXT}>; rel="http://www.w3.org/ns/json-ld#context"; type="application/ld+json"'})
+    assert response.status_code in (200, 206), response.text
+    instances = response.json()["no2"]
+    assert len(instances) == layers.HISTORY_HOURS
+    assert len({instance["observedAt"] for instance in instances}) == layers.HISTORY_HOURS
+
+
+def test_catalogue_search_finds_the_datasets(platform: Platform) -> None:
+    for words, title in (("parcels", "Cadastral parcels of Rotterdam centre"), ("air quality", "Air quality in Rotterdam"),
+                         ("illustrative zoning", "Illustrative demo zoning plan of Rotterdam")):
+        found = platform.http.get("/marketplace/datasets", params={"q": words}).json()["items"]
+        titles = [t["@value"] for item in found for t in item["title"] if t["@language"] == "en"]
+        assert title in titles, (words, titles)
+
+
+def test_the_open_offer_is_agreed_at_once(platform: Platform) -> None:
+    parcels = next(entry for entry in rotterdam.demo(datetime.now(UTC), platform.gateway).datasets if OPEN in entry.offers)
+    consumer = platform.token("demo-data-developer", platform.secret("demo-data-developer"), "marketplace:consume")
+    response = platform.http.post("/marketplace/negotiations/request", json={"offer": offer_uid(parcels, OPEN)},
+                                  headers=consumer)
+    assert response.status_code == 201, response.text
+    negotiation = response.json()
+    assert negotiation["state"].endswith("FINALIZED"), negotiation
+
+
+def test_a_plan_on_a_centre_parcel_gets_a_decision_under_the_illustrative_plan(platform: Platform) -> None:
+    secret = _add_client(platform.data_dir, "permit:submit")
+    submitter = platform.token(*secret, "permit:submit")
+    parcels = json.loads((ROOT / "mims/demo/data/rotterdam_centre_parcels.geojson").read_text())["features"]
+    parcel = shape(max(parcels, key=lambda f: shape(f["geometry"]).area)["geometry"])
+    point = parcel.representative_point()
+    footprint = box(point.x - 4, point.y - 4, point.x + 4, point.y + 4).intersection(parcel)
+    house = {"footprint": json.loads(json.dumps(mapping(footprint))), "storeysAboveGround": 3, "dwellings": 1,
+             "parkingSpaces": 1, "roofType": "flat", "functions": [{"function": "wonen", "grossFloorArea": 150.0}]}
+    for height, verdict in ((12.0, "compliant"), (75.0, "non-compliant")):
+        response = platform.http.post("/permit-check/v1/checks", json={**house, "height": height}, headers=submitter)
+        assert response.status_code == 201, response.text
+        decision = response.json()
+        assert decision["verdict"] == verdict
+        [rule] = [result for result in decision["results"] if result["rule"] == "max-height"]
+        assert rule["limit"] == {"value": 70, "unit": "m"}
+        assert rule["legalReference"]["plan"] == rotterdam.PLAN_ID
+
+
+def test_a_second_seed_changes_nothing_and_says_so(platform: Platform) -> None:
+    before = platform.counts()
+    result = subprocess.run(
+        [sys.executable, "-m", "mims.cli", "demo", "seed", "--gateway", platform.gateway,
+         "--data-dir", str(platform.data_dir)],
+        cwd=ROOT, capture_output=True, text=True, timeout=120, env=WIDE,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "nothing changed" in result.stdout
+    assert platform.counts() == before == EXPECTED
+
+
+def test_an_unknown_city_is_refused() -> None:
+    result = subprocess.run([sys.executable, "-m", "mims.cli", "demo", "seed", "--city", "utrecht"],
+                            cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert "rotterdam, den-haag, zuid-holland" in result.stderr
+
+
+def _add_client(data_dir: Path, scope: str) -> tuple[str, str]:
+    result = subprocess.run([sys.executable, "-m", "mims.cli", "identity", "add-client", "permit submitter",
+                             "--scope", scope, "--data-dir", str(data_dir)],
+                            cwd=ROOT, capture_output=True, text=True, timeout=60, env=WIDE)
+    assert result.returncode == 0, result.stderr
+    client_id = re.search(r"client_id:\s+(\S+)", result.stdout)
+    secret = re.search(r"client_secret:\s+(\S+)", result.stdout)
+    assert client_id and secret, result.stdout
+    return client_id.group(1), secret.group(1)
+
+
