@@ -102,6 +102,8 @@ def test_sign_in_asks_for_a_code_with_pkce_and_comes_back_where_it_started(platf
         home = http.get("/")
         assert "Demo citizen" in home.text and 'action="/auth/logout"' in home.text
         assert home.headers["cache-control"] == "no-store"  # a signed-in page is nobody else's
+        assert "frame-ancestors 'none'" in home.headers["content-security-policy"]
+        assert "unsafe-inline" not in home.headers["content-security-policy"]
 
 
 def test_a_sign_in_is_completed_once_and_only_in_the_browser_that_started_it(platform: Platform) -> None:

@@ -15,7 +15,8 @@
   function style(feature) { return STYLES[feature.properties.kind] || STYLES.parcel; }
 
   function label(feature, layer) {
-    if (feature.properties.label) { layer.bindTooltip(feature.properties.label); }
+    // A text node: names come from the twin's data and must never be read as HTML.
+    if (feature.properties.label) { layer.bindTooltip(document.createTextNode(String(feature.properties.label))); }
   }
 
   function words(text, values) {
