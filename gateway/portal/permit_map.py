@@ -20,6 +20,8 @@ from shapely.geometry import box, mapping, shape
 
 OUP = "https://w3id.org/oup/vocab#"
 PARCEL_TYPE, ZONING_AREA_TYPE, ZONING_PLAN_TYPE = OUP + "Parcel", OUP + "ZoningArea", OUP + "ZoningPlan"
+#: Buildings of the 3D city model in the twin (Smart Data Models ``Building``), drawn for orientation.
+BUILDING_TYPE = "https://smartdatamodels.org/dataModel.Building/Building"
 #: Attribute IRIs of the twin's zoning and parcel entities (the zoning-plan and building-plan PPI terms).
 IMRO = "http://www.geonovum.nl/imro/2012/1.1#"
 REFERENCE = OUP + "cadastralDesignation"
@@ -72,6 +74,10 @@ def _value(entity: Mapping[str, Any], attribute: str) -> Any:
 def parcel_features(entities: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     return [_feature(e, "parcel", _value(e, REFERENCE) or e["id"].rsplit(":", 1)[-1]) for e in entities
             if _value(e, "location")]
+
+
+def building_features(entities: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    return [_feature(e, "building", e["id"].rsplit(":", 1)[-1]) for e in entities if _value(e, "location")]
 
 
 def zoning_features(entities: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:

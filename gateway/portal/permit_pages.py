@@ -88,7 +88,7 @@ def _start_view(area: permit_map.BBox | None) -> str:
 
 @router.get("/permits/map.geojson")
 async def map_features(request: Request, bbox: str = "") -> Response:
-    """Parcels and zoning areas in ``bbox`` (WGS84), at most :data:`permit_map.MAX_FEATURES` of each."""
+    """Parcels, zoning areas and buildings in ``bbox`` (WGS84), at most :data:`permit_map.MAX_FEATURES` of each."""
     page = Page(request)
     page.require_person()
     try:
@@ -100,8 +100,10 @@ async def map_features(request: Request, bbox: str = "") -> Response:
                         status_code=400, media_type="application/problem+json")
     platform = await page.platform()
     parcels, zoning = await _surroundings(platform, area)
-    truncated = max(len(parcels), len(zoning)) >= permit_map.MAX_FEATURES
-    return Response(orjson.dumps(permit_map.collection(zoning + parcels, truncated=truncated)),
+    buildings = permit_map.building_features(await platform.get_json(ENTITIES, params=permit_map.geo_query(
+        permit_map.BUILDING_TYPE, area, [])))
+    truncated = max(len(parcels), len(zoning), len(buildings)) >= permit_map.MAX_FEATURES
+    return Response(orjson.dumps(permit_map.collection(zoning + parcels + buildings, truncated=truncated)),
                     media_type="application/geo+json", headers={"cache-control": "private, max-age=60"})
 
 

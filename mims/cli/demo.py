@@ -8,8 +8,9 @@ of the data folder the first time; its secret is kept in ``<data_dir>/demo-seede
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import orjson
 import typer
@@ -25,40 +26,49 @@ if TYPE_CHECKING:
 app = typer.Typer(no_args_is_help=True)
 
 CLIENT_ID = "demo-seeder"
-CREDENTIALS_FILE = "demo-seeder.json"
+CREDENTIALS_FILE = f"{CLIENT_ID}.json"
 CITY_NAMES = ("rotterdam", "den-haag", "zuid-holland")
 
 
 def seeder_secret(data_dir: Path) -> str:
-    """The seeder's client secret: kept from an earlier run, else registered now."""
-    path = data_dir / CREDENTIALS_FILE
+    """The seeder's client secret: kept from an earlier run, else registered now with the seed's
+    scopes (``mims.demo.seed.SCOPES``)."""
+    from mims.demo.seed import SCOPES
+
+    return demo_client_secret(data_dir, CLIENT_ID, "demo data seeder", SCOPES)
+
+
+def demo_client_secret(data_dir: Path, client_id: str, name: str, scopes: Sequence[str]) -> str:
+    """The secret of the demo's confidential client ``client_id``: kept in
+    ``<data_dir>/<client_id>.json`` (mode 0600) from an earlier run, else registered now in the
+    data folder's identity database with ``scopes``."""
+    path = data_dir / f"{client_id}.json"
     if path.exists():
         return str(orjson.loads(path.read_bytes())["client_secret"])
-    secret = asyncio.run(_register(data_dir))
+    secret = asyncio.run(_register(data_dir, client_id, name, scopes))
     data_dir.mkdir(parents=True, exist_ok=True)
     path.touch(mode=0o600)
     path.chmod(0o600)
-    path.write_bytes(orjson.dumps({"client_id": CLIENT_ID, "client_secret": secret}))
+    path.write_bytes(orjson.dumps({"client_id": client_id, "client_secret": secret}))
     return secret
 
 
-async def _register(data_dir: Path) -> str:
-    """``demo-seeder`` with the seed's scopes (``mims.demo.seed.SCOPES``) in the identity database."""
+async def _register(data_dir: Path, client_id: str, name: str, scopes: Sequence[str]) -> str:
+    """``client_id`` with ``scopes`` in the identity database (directly: the demo's own clients)."""
     identity_storage = load("mims.identity.bootstrap:identity_storage")
     store_class = load("mims.identity.storage:SqlClientStore")
     register_client = load("mims.identity.clients:register_client")
     client_exists = load("mims.identity.clients:ClientExists")
-    from mims.demo.seed import SCOPES as scopes
     settings = load("mims.identity.service:SPEC").settings(data_dir=data_dir)
     missing = [scope for scope in scopes if scope not in settings.scopes]
     if missing:
-        raise RuntimeError(f"the identity MIM offers no scope {', '.join(missing)}, which seeding needs")
+        raise RuntimeError(f"the identity MIM offers no scope {', '.join(missing)}, which {name} needs")
     async with identity_storage(settings) as engine:
         try:
-            registration = await register_client(store_class(engine), name="demo data seeder", scopes=scopes,
-                                                 platform_scopes=settings.scopes, client_id=CLIENT_ID)
+            registration = await register_client(store_class(engine), name=name, scopes=tuple(scopes),
+                                                 platform_scopes=settings.scopes, client_id=client_id)
         except client_exists:
-            raise RuntimeError(f"the client {CLIENT_ID} exists but {data_dir / CREDENTIALS_FILE} is gone: "
+            raise RuntimeError(f"the client {client_id} exists but {data_dir / f'{client_id}.json'} is gone: "
                                f"remove the client (oup identity) to register it anew") from None
     return str(registration.client_secret)
 
@@ -104,3 +114,42 @@ def seed(
     except (SeedError, RuntimeError) as error:
         Console(stderr=True, highlight=False).print(f"[red]Demo seed failed: {escape(str(error))}[/red]")
         raise typer.Exit(1) from None
+
+
+@app.command()
+def certify(
+    gateway: Annotated[str, typer.Option(help="The city's gateway")] = "http://127.0.0.1:8000",
+    city: Annotated[str, typer.Option(help=f"The city, which names the runs: {', '.join(CITY_NAMES)}")] = "rotterdam",
+    data_dir: Annotated[Path, typer.Option(help="The platform's data folder (clients, conformance folder)")]
+    = Path("data"),
+    context: Annotated[Optional[str], typer.Option(help="The context MIM's own URL [default: beside the gateway, "
+                                                       "as `oup up` places it]")] = None,
+) -> None:
+    """Certify the city's own MIMs (identity, context, permit check) with the conformance suite as an
+    illustrative demo authority, keeping the runs where the portal's /certificates page reads them.
+    Every call runs the checks afresh and replaces the earlier runs."""
+    if city not in CITY_NAMES:
+        raise typer.BadParameter(f"one of {', '.join(CITY_NAMES)}", param_hint="--city")
+    if not (data_dir / "identity.db").exists():
+        raise typer.BadParameter(f"{data_dir} holds no platform (no identity.db): give the folder `oup up` uses",
+                                 param_hint="--data-dir")
+    from mims.cli.demo_certify import CertifyError, certify as run_certify  # here: the suite loads only now
+
+    console = Console(highlight=False)
+    try:
+        with console.status(f"Certifying the {city} demo's MIMs through {gateway}"):
+            certification = run_certify(city, gateway, data_dir, context)
+    except (CertifyError, RuntimeError) as error:
+        Console(stderr=True, highlight=False).print(f"[red]Demo certification failed: {escape(str(error))}[/red]")
+        raise typer.Exit(1) from None
+    table = Table(title=f"Demo certificates: {city}")
+    for column in ("MIM", "target", "passed", "failed", "not run", "certified", "seconds"):
+        table.add_column(column)
+    for outcome in certification.outcomes:
+        counts = outcome.counts
+        table.add_row(outcome.mim, outcome.target, str(counts["passed"]), str(counts["failed"] + counts["error"]),
+                      str(counts["not-run"]), "[green]yes[/green]" if outcome.certified else "[red]no[/red]",
+                      f"{outcome.seconds:.1f}")
+    console.print(table)
+    console.print(certification.one_line())
+    console.print(f"Runs in {data_dir / 'conformance' / 'runs'}; shown at {gateway.rstrip('/')}/certificates.")

@@ -229,6 +229,14 @@ def test_the_map_data_are_bounded(citizen: httpx.Client) -> None:
     assert wide.json()["errors"][0]["pointer"] == "bbox"
 
 
+def test_the_map_draws_the_twins_parcels_zoning_and_buildings(citizen: httpx.Client) -> None:
+    # Delfshaven (the demo's LoD2 buildings) and the west of the centre (its parcels), one box.
+    answer = citizen.get("/permits/map.geojson", params={"bbox": "4.435,51.900,4.485,51.925"})
+    assert answer.status_code == 200 and answer.headers["content-type"] == "application/geo+json"
+    kinds = {feature["properties"]["kind"] for feature in answer.json()["features"]}
+    assert kinds == {"parcel", "zoning", "building"}
+
+
 def test_an_officer_is_told_that_checking_is_for_citizens(platform: Platform) -> None:
     officer = _signed_in(platform, "officer", landing="/")
     refused = officer.get("/permits/checks")

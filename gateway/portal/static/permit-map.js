@@ -7,6 +7,7 @@
   var STYLES = {
     parcel: {color: "#4a5560", weight: 1, fillColor: "#e3e7eb", fillOpacity: 0.4},
     zoning: {color: "#00518a", weight: 2, fillColor: "#d6e6f3", fillOpacity: 0.2},
+    building: {color: "#1b1f24", weight: 1, fillColor: "#6b7682", fillOpacity: 0.6},
     footprint: {color: "#a4161a", weight: 3, fillColor: "#a4161a", fillOpacity: 0.15},
     evidence: {color: "#b35c00", weight: 3, dashArray: "6 4", fillColor: "#fbe3c8", fillOpacity: 0.5}
   };
@@ -87,8 +88,8 @@
           if (mine !== asked) { return; }
           twin.clearLayers();
           twin.addData(collection);
-          var count = {parcels: 0, zoning: 0};
-          collection.features.forEach(function (f) { count[f.properties.kind === "parcel" ? "parcels" : "zoning"] += 1; });
+          var count = {parcel: 0, zoning: 0, building: 0};
+          collection.features.forEach(function (f) { count[f.properties.kind] = (count[f.properties.kind] || 0) + 1; });
           status.textContent = words(el.dataset.shown, count) + (collection.truncated ? " " + el.dataset.truncated : "");
           outline.bringToFront();
         })
