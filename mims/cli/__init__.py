@@ -17,7 +17,7 @@ app = typer.Typer(
 app.command()(run.serve)
 app.command()(run.up)
 app.add_typer(ppi.app, name="ppi", help="Inspect, validate and compare PPI contracts.")
-app.add_typer(demo.app, name="demo", help="The living demo: seed a city's data through its gateway.")
+app.add_typer(demo.app, name="demo", help="The living demo: seed a city's data through its gateway, certify its MIMs.")
 app.add_typer(conformance.cli.app, name="conformance",
               help="Certify a component against a MIM: run, list, keygen, verify.")
 

@@ -94,6 +94,8 @@ def default_context_url(gateway: str) -> str:
 
 @dataclass(frozen=True)
 class Certification:
+    """The runs of one certification of a city's MIMs, and how long it took in all."""
+
     city: str
     outcomes: list[Outcome]
     seconds: float

@@ -47,14 +47,15 @@ def up(
     region: Annotated[
         bool, typer.Option("--region", help="Three federated cities (rotterdam, den-haag, zuid-holland)")
     ] = False,
-    no_demo: Annotated[bool, typer.Option("--no-demo", help="Do not seed the demo data on first start")] = False,
+    no_demo: Annotated[bool, typer.Option("--no-demo", help="Do not seed (nor certify) the demo on first start")] = False,
     demo_city: Annotated[str, typer.Option(help=f"Whose demo data first start seeds: {', '.join(CITY_NAMES)}")]
     = "rotterdam",
 ) -> None:
     """Start every MIM as its own process, wait until ready, stop all on Ctrl-C or SIGTERM.
 
     On first start the identity MIM's admin and demo clients are created and their credentials
-    printed once, and (unless --no-demo) the demo city's data is seeded through the gateway.
+    printed once, and (unless --no-demo) the demo city's data is seeded through the gateway and,
+    once every service is ready, its MIMs are certified in the background (`oup demo certify`).
     """
     if demo_city not in CITY_NAMES:
         raise typer.BadParameter(f"one of {', '.join(CITY_NAMES)}", param_hint="--demo-city")

@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +38,9 @@ FRONT_DOOR = "gateway"
 DEMO_MARKER = "demo-seeded.json"
 #: The services the demo is seeded through.
 DEMO_NEEDS = {"identity", "context", "marketplace", "permit-check", FRONT_DOOR}
+#: Written after the demo city first certified its own MIMs (see ``mims.cli.demo_certify``), with
+#: each run's outcome; while it exists `oup up` certifies no more (`oup demo certify` does, anew).
+CERTIFIED_MARKER = "demo-certified.json"
 
 
 def _die_with_parent() -> None:
@@ -95,6 +99,8 @@ class Supervisor:
                 if child.service.name == FRONT_DOOR:
                     self.console.print(f"The one address users need: [bold]{child.url}[/bold]")
             self.console.print("All services ready. Press Ctrl-C to stop.")
+            # In the background: certifying takes ~10-20 s on a first start, the platform is usable meanwhile.
+            threading.Thread(target=self._certify_demo, name="demo-certify", daemon=True).start()
             return self._watch()
         except _StopRequested:
             return 0
@@ -119,6 +125,29 @@ class Supervisor:
                                f"The platform runs without it; retry with `oup demo seed`.[/red]")
             return
         marker.write_bytes(orjson.dumps(summary.as_json(), option=orjson.OPT_INDENT_2))
+
+    def _certify_demo(self) -> None:
+        """On first start (no marker yet) the demo city certifies its own MIMs, so the portal has
+        certificates to show, and writes the marker. A failure is reported; the platform keeps running.
+        Runs in a thread of its own: the supervisor's signal handling stays on the main thread."""
+        marker = self.data_dir / CERTIFIED_MARKER
+        running = {child.service.name: child for child in self.children}
+        if self.demo_city is None or marker.exists() or not DEMO_NEEDS <= running.keys():
+            return
+        from mims.cli.demo_certify import certify  # here: the conformance suite loads only when certifying
+
+        self.console.print(f"Certifying the {self.demo_city} demo's MIMs in the background (see /certificates).")
+        try:
+            certification = certify(self.demo_city, running[FRONT_DOOR].url, self.data_dir, running["context"].url)
+        except Exception as error:  # noqa: BLE001 - any failure of the demo must leave the platform up
+            if not self._stopping:
+                self.console.print(f"[red]The {self.demo_city} demo's MIMs could not be certified: "
+                                   f"{escape(str(error))}. The platform runs without certificates; retry with "
+                                   f"`oup demo certify`.[/red]")
+            return
+        marker.write_bytes(orjson.dumps(certification.as_json(), option=orjson.OPT_INDENT_2))
+        if not self._stopping:
+            self.console.print(f"{certification.one_line()} Shown at {running[FRONT_DOOR].url}/certificates.")
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         raise _StopRequested

@@ -28,12 +28,13 @@ from mims.identity.storage import SqlClientStore
 from tests.serving import free_port, served
 
 
-async def _registered(data_dir: Path, issuer: str, method: str) -> tuple[str, str]:
+async def _registered(data_dir: Path, issuer: str, method: str,
+                      scopes: tuple[str, ...] = ("context:read",)) -> tuple[str, str]:
     """A confidential client in the identity MIM's database, made before the service starts."""
     settings = SPEC.settings(data_dir=data_dir, issuer=issuer)
     async with identity_storage(settings) as engine:
         registration = await register_client(SqlClientStore(engine), name="conformance suite",
-                                             scopes=["context:read"], platform_scopes=settings.scopes,
+                                             scopes=list(scopes), platform_scopes=settings.scopes,
                                              token_endpoint_auth_method=method)
     return registration.client.client_id, registration.client_secret
 
@@ -46,6 +47,9 @@ def identity(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, di
     url = f"http://127.0.0.1:{port}"
     clients = {method: asyncio.run(_registered(data_dir, url, method))
                for method in ("client_secret_basic", "client_secret_post")}
+    # A client that may have what the invalid token-exchange example "wrong-grant-type" asks for.
+    clients["permit:submit"] = asyncio.run(_registered(data_dir, url, "client_secret_basic",
+                                                       ("context:read", "permit:submit")))
     with served(create_app(data_dir=data_dir, issuer=url), port) as base:
         yield base, clients
 
@@ -68,6 +72,18 @@ async def test_our_identity_mim_passes_every_must_check(identity, profile):
     assert all(status == "passed" for status in statuses.values()), statuses
     if profile == "mim":
         assert statuses["identity.ppi.introspection"] == "passed"
+
+
+async def test_an_invalid_exchange_example_served_as_another_grant_the_client_may_use_is_no_failure(identity):
+    """``wrong-grant-type`` is a client_credentials request with extra parameters; a client that
+    may have its scope gets a token (RFC 6749 §3.2: unknown parameters are ignored), not a refusal."""
+    url, clients = identity
+    client_id, secret = clients["permit:submit"]
+    target = Target(mim="identity", url=url, profile="mim", client_id=client_id, client_secret=secret)
+    checks = [c for c in select(mim="identity", profile="mim") if c.id == "identity.token_exchange.invalid_refused"]
+    [result] = (await run(target, checks)).results
+    assert result.status == "passed", result.message
+    assert any("wrong-grant-type: answered as a client_credentials request" in note for note in result.notes)
 
 
 async def test_a_client_secret_post_client_is_served_by_falling_back_with_a_note(identity):
