@@ -36,8 +36,6 @@ CHECKS = "/permit-check/v1/checks"
 ENTITIES = "/ngsi-ld/v1/entities"
 SUBMIT = "permit:submit"
 PAGE_SIZE = 20
-#: The largest plan file the form takes (the gateway refuses larger bodies anyway).
-MAX_UPLOAD = 10 * 1024 * 1024
 #: Permit-check problem pointers -> the drawing form's field that holds that member.
 POINTER_FIELDS = {"footprint": "footprint", "height": "height", "eavesHeight": "eavesHeight",
                   "storeysAboveGround": "storeysAboveGround", "functions": "grossFloorArea", "dwellings": "dwellings",
@@ -72,7 +70,7 @@ async def _form(page: Page, platform: Platform, *, status: int = 200, how: str =
                        problem=problem, values=values or {},
                        function_options=[(f, page.t(f"permits.function.{f}")) for f in FUNCTIONS],
                        roof_options=[(r, page.t(f"permits.roof.{r}")) for r in ROOF_TYPES],
-                       accept=ACCEPT, start=_start_view(start))
+                       accept=ACCEPT, start=_start_view(start), max_mb=_max_upload_mb(page.request))
 
 
 def _start_view(area: permit_map.BBox | None) -> str:
@@ -145,15 +143,19 @@ def _drawn(values: dict[str, str]) -> tuple[bytes, str]:
     return orjson.dumps(plan_from_form(values)), PLAN_JSON
 
 
+def _max_upload_mb(request: Request) -> str:
+    """The largest plan file the form takes, in MB: the body the gateway (and by default the permit
+    check) accepts; a larger upload is refused by the gateway itself (413 problem)."""
+    return f"{request.app.state.settings.max_body_bytes / 1024 / 1024:g}"
+
+
 async def _upload(form: Any) -> tuple[bytes, str]:
     upload = form.get("plan")
     if not isinstance(upload, UploadFile) or not upload.filename:
         raise PlanInvalid([FieldError("plan", "permits.error.file_missing")])
-    body = await upload.read(MAX_UPLOAD + 1)
+    body = await upload.read()  # bounded: the gateway refuses a request larger than its max_body_bytes
     if not body:
         raise PlanInvalid([FieldError("plan", "permits.error.file_empty", {"name": upload.filename})])
-    if len(body) > MAX_UPLOAD:
-        raise PlanInvalid([FieldError("plan", "permits.error.file_large", {"mb": MAX_UPLOAD // 1024 // 1024})])
     return body, media_type_of(upload.filename, body)
 
 

@@ -204,6 +204,13 @@ def test_a_bad_file_shows_the_form_again_with_the_problem(citizen: httpx.Client)
     assert empty.status_code == 400 and 'href="#field-plan"' in empty.text
 
 
+def test_the_form_states_the_largest_file_the_platform_takes_and_a_larger_one_is_refused(
+        citizen: httpx.Client) -> None:
+    assert "van hoogstens 1 MB." in citizen.get("/permits").text  # the gateway's max_body_bytes (1 MiB)
+    too_large = _upload(citizen, "plan.json", b" " * (1024 * 1024 + 1))
+    assert too_large.status_code == 413 and too_large.headers["content-type"] == "application/problem+json"
+
+
 def test_a_drawn_footprint_is_checked_and_listed_among_past_checks(citizen: httpx.Client) -> None:
     csrf = _csrf(citizen.get("/permits").text)
     answer = citizen.post("/permits/checks", follow_redirects=False, data={
