@@ -36,8 +36,9 @@ vendor:
 up: $(VENV)/.installed
 	$(BIN)/oup up
 
+# One worker per CPU, each taking whole test files (module fixtures start their services once).
 test: $(VENV)/.installed-test tests/portal/node_modules/axe-core/axe.min.js
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --dist loadfile
 
 bench: $(VENV)/.installed
 	$(BIN)/python -m bench.ppi
