@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 from typer.testing import CliRunner
 
 from bench.conformance_mutants import no_wellknown
@@ -19,6 +20,13 @@ from mims.cli import app
 from tests.serving import closed_port
 
 runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def wide_output(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CLI's console as wide as a terminal that fits its tables: without a terminal (a test
+    worker's) it would wrap at 80 columns, splitting the words the tests look for."""
+    monkeypatch.setattr(cli, "console", Console(highlight=False, width=200))
 
 
 @pytest.fixture(scope="module")
