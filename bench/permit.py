@@ -46,8 +46,8 @@ from shapely.geometry import box, mapping, shape
 import ppi_schemas
 from bench.permit_models import apartment_building
 from bench.serving import free_port, uvicorn_served
+from mims.kit.geo.cityjson import read_cityjson
 from mims.permit_check import checks, rules, twin
-from mims.permit_check.cityjson import read_cityjson
 from mims.permit_check.ifc import read_ifc
 from mims.permit_check.ruleset import load_ruleset
 

@@ -15,8 +15,14 @@ from mims.demo import catalogue, layers
 from mims.demo.catalogue import DatasetEntry, Publisher
 from mims.demo.city import CityDemo, Layer, bbox_of, data_file
 from mims.demo.smart_data_models import PARKING_TYPE, Garage, Station, parking_entities
-from mims.permit_check.plan_input import as_lists
-from mims.permit_check.twin_entities import PARCEL, ZONING_PLAN, parcel_entities, to_wgs84, type_iri
+from mims.kit.geo.plan_input import as_lists
+from mims.kit.geo.twin_entities import (
+    PARCEL,
+    ZONING_PLAN,
+    parcel_entities,
+    to_wgs84,
+    type_iri,
+)
 
 CITY = "rotterdam"
 PUBLISHER = Publisher("Gemeente Rotterdam", "https://www.rotterdam.nl", "Team Open Data", "opendata@rotterdam.nl")

@@ -22,7 +22,7 @@ import httpx
 
 from mims.demo import catalogue, den_haag, rotterdam, zuid_holland
 from mims.demo.city import CityDemo, Layer
-from mims.permit_check.twin_entities import ZONING_PLAN, entity_id
+from mims.kit.geo.twin_entities import ZONING_PLAN, entity_id
 
 CITIES: Mapping[str, Callable[[datetime, str], CityDemo]] = {
     rotterdam.CITY: rotterdam.demo, den_haag.CITY: den_haag.demo, zuid_holland.CITY: zuid_holland.demo}

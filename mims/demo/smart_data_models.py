@@ -20,9 +20,9 @@ from typing import Any
 import orjson
 from shapely.geometry import mapping, shape
 
-from mims.permit_check.cityjson import read_cityjson
-from mims.permit_check.plan_input import as_lists
-from mims.permit_check.twin_entities import to_wgs84
+from mims.kit.geo.cityjson import read_cityjson
+from mims.kit.geo.plan_input import as_lists
+from mims.kit.geo.twin_entities import to_wgs84
 
 BUILDING_CONTEXT = "https://w3id.org/oup/ppi/sdm-building/1.0.0/context.jsonld"
 PARKING_CONTEXT = "https://w3id.org/oup/ppi/sdm-offstreet-parking/1.0.0/context.jsonld"

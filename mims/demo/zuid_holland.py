@@ -10,8 +10,8 @@ from shapely.geometry import mapping, shape
 from mims.demo import catalogue
 from mims.demo.catalogue import DatasetEntry, Publisher
 from mims.demo.city import CityDemo, bbox_of, data_file
-from mims.permit_check.imro import read_plan
-from mims.permit_check.twin_entities import to_wgs84
+from mims.kit.geo.imro import read_plan
+from mims.kit.geo.twin_entities import to_wgs84
 
 CITY = "zuid-holland"
 PLAN_FILE = "NL.IMRO.1930.BPRaadhuislaanSP-1001.gml"

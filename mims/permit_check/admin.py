@@ -21,9 +21,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from mims.kit.geo.imro import read_plan as read_zoning_plan
 from mims.kit.problems import ProblemError
 from mims.permit_check import checks, twin
-from mims.permit_check.imro import read_plan as read_zoning_plan
 from mims.permit_check.service import SPEC
 from mims.permit_check.settings import PermitCheckSettings
 

@@ -19,12 +19,12 @@ import shapely
 from shapely.geometry import shape
 
 import ppi_schemas
+from mims.kit.geo.cityjson import read_cityjson
+from mims.kit.geo.plan_input import PlanInputError, check_in_rd, to_rd
 from mims.kit.ppi import parse_json
 from mims.kit.problems import ProblemError, ProblemItem
 from mims.permit_check import twin
-from mims.permit_check.cityjson import read_cityjson
 from mims.permit_check.ifc import Origin, read_ifc
-from mims.permit_check.plan_input import PlanInputError, check_in_rd, to_rd
 from mims.permit_check.rules import BUILDING_PLAN, check
 from mims.permit_check.ruleset import RuleSetError, load_ruleset
 

@@ -41,6 +41,13 @@ import numpy as np
 import shapely
 from shapely.geometry.base import BaseGeometry
 
+from mims.kit.geo.plan_input import (
+    RD_NEW,
+    check_in_rd,
+    footprint_geojson,
+    metres,
+    to_rd,
+)
 from mims.permit_check.ifc_counts import dwellings, parking_spaces, part_of_space
 from mims.permit_check.ifc_eaves import eaves_level, is_roof, is_superstructure
 from mims.permit_check.ifc_georeference import (
@@ -49,13 +56,6 @@ from mims.permit_check.ifc_georeference import (
     MissingGeoreference,
     Origin,
     georeference,
-)
-from mims.permit_check.plan_input import (
-    RD_NEW,
-    check_in_rd,
-    footprint_geojson,
-    metres,
-    to_rd,
 )
 
 __all__ = ["SPACE_FUNCTIONS", "IFCError", "MissingGeoreference", "Origin", "read_ifc"]

@@ -40,7 +40,7 @@ import numpy as np
 import pyproj
 import shapely
 
-from mims.permit_check.plan_input import (
+from mims.kit.geo.plan_input import (
     PlanInputError,
     epsg_code,
     horizontal_crs,

@@ -11,8 +11,8 @@ import shapely
 from shapely.geometry import mapping, shape
 from shapely.geometry.base import BaseGeometry
 
+from mims.kit.geo.plan_input import to_rd
 from mims.kit.problems import ProblemError, ProblemItem
-from mims.permit_check.plan_input import to_rd
 
 IN_FORCE = frozenset({"vastgesteld", "geconsolideerd"})
 """IMRO2012 planstatus values of a plan that has legal force; drafts (concept, voorontwerp, ontwerp)

@@ -13,8 +13,8 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from shapely.geometry import box, shape
 from shapely.geometry.base import BaseGeometry
 
+from mims.kit.geo.plan_input import to_rd
 from mims.kit.languages import choose_language
-from mims.permit_check.plan_input import to_rd
 
 MAP_SIZE = 480  # px, the longer side of the map
 MARGIN = 15.0  # m around the footprint and parcel

@@ -14,7 +14,7 @@ import shapely
 from shapely.geometry import mapping
 from shapely.geometry.base import BaseGeometry
 
-from mims.permit_check.plan_input import as_lists, rd_to_lonlat
+from mims.kit.geo.plan_input import as_lists, rd_to_lonlat
 from mims.permit_check.report import geometry_of
 
 #: Zoning feature properties passed on (the rest are measurements the decision already states).

@@ -29,10 +29,11 @@ import shapely
 from shapely.geometry import MultiPolygon, Polygon, mapping, shape
 from shapely.geometry.base import BaseGeometry
 
-from mims.kit.auth.client_credentials import TokenRequestFailed, client_credentials_client
-from mims.kit.problems import ProblemError, ProblemItem
-from mims.permit_check.settings import PermitCheckSettings
-from mims.permit_check.twin_entities import (
+from mims.kit.auth.client_credentials import (
+    TokenRequestFailed,
+    client_credentials_client,
+)
+from mims.kit.geo.twin_entities import (
     OUP,
     PARCEL,
     TERMS,
@@ -47,6 +48,8 @@ from mims.permit_check.twin_entities import (
     to_wgs84,
     type_iri,
 )
+from mims.kit.problems import ProblemError, ProblemItem
+from mims.permit_check.settings import PermitCheckSettings
 
 __all__ = ["AtFootprint", "PlanChanges", "delete_plan", "parcel_entities", "plan_entities", "publish", "publish_plan", "twin_client",
            "zoning_at", "zoning_at_many", "zoning_plans"]

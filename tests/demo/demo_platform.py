@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 
 from mims.demo.smart_data_models import AIR_QUALITY_TYPE, BUILDING_TYPE, PARKING_TYPE
-from mims.permit_check.twin_entities import PARCEL, type_iri
+from mims.kit.geo.twin_entities import PARCEL, type_iri
 
 WIDE = {**os.environ, "COLUMNS": "200"}
 EXPECTED = {type_iri(PARCEL): 971, BUILDING_TYPE: 16, PARKING_TYPE: 4, AIR_QUALITY_TYPE: 3}

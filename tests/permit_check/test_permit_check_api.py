@@ -33,12 +33,12 @@ from gateway.service import create_app as create_gateway
 from mims.context.service import create_app as create_context
 from mims.kit import storage
 from mims.kit.auth import TokenVerifier
+from mims.kit.geo.imro import read_plan
 from mims.permit_check import twin
 from mims.permit_check.checks_storage import SqlCheckStore
-from mims.permit_check.imro import read_plan
 from mims.permit_check.service import SPEC
 from mims.permit_check.service import create_app as create_permit_check
-from tests.permit_check.test_permit_check_cityjson import box as cityjson_box
+from tests.kit.test_kit_geo_cityjson import box as cityjson_box
 from tests.permit_check.test_permit_check_ifc import building as ifc_building
 from tests.permit_check.test_permit_check_rules import edge_rectangle
 from tests.serving import closed_port, free_port, served

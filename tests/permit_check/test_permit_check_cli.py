@@ -32,8 +32,8 @@ from mims.identity.storage import SqlClientStore
 from mims.kit import storage
 from mims.permit_check.service import SPEC
 from mims.permit_check.service import create_app as create_permit_check
+from tests.kit.test_kit_geo_cityjson import box as cityjson_box
 from tests.permit_check.test_permit_check_api import BLOCK, parcels, plan
-from tests.permit_check.test_permit_check_cityjson import box as cityjson_box
 from tests.serving import closed_port, free_port, served
 
 DATA = Path(__file__).resolve().parent / "data"

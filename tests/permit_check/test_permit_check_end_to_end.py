@@ -22,8 +22,8 @@ from shapely.geometry import box, mapping, shape
 
 import ppi_schemas
 from mims.cli.services import SERVICES
+from tests.kit.test_kit_geo_cityjson import box as cityjson_box
 from tests.permit_check.test_permit_check_api import ifc_inside_the_plane
-from tests.permit_check.test_permit_check_cityjson import box as cityjson_box
 from tests.serving import ROOT, free_port_offset, oup_up
 
 DATA = Path(__file__).resolve().parent / "data"

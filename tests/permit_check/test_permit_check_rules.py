@@ -17,8 +17,8 @@ import shapely
 from shapely.geometry import Polygon, box, mapping, shape
 
 import ppi_schemas
+from mims.kit.geo.imro import read_plan
 from mims.kit.problems import ProblemError
-from mims.permit_check.imro import read_plan
 from mims.permit_check.rules import check
 from mims.permit_check.ruleset import (
     RuleSetError,

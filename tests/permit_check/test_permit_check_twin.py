@@ -23,11 +23,11 @@ from shapely.geometry import Polygon, box, mapping, shape
 
 import ppi_schemas
 from mims.context.service import create_app as create_context
+from mims.kit.geo.imro import read_plan
+from mims.kit.geo.twin_entities import TERMS, feature_of, type_iri
 from mims.kit.problems import ProblemError
 from mims.permit_check import checks, twin
-from mims.permit_check.imro import read_plan
 from mims.permit_check.ruleset import load_ruleset
-from mims.permit_check.twin_entities import TERMS, feature_of, type_iri
 from tests.serving import closed_port, free_port, served
 
 DATA = Path(__file__).resolve().parent / "data"

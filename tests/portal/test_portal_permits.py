@@ -36,7 +36,7 @@ from gateway.portal.permit_plan import (
     media_type_of,
     plan_from_form,
 )
-from tests.permit_check.test_permit_check_cityjson import box as cityjson_box
+from tests.kit.test_kit_geo_cityjson import box as cityjson_box
 from tests.permit_check.test_permit_check_ifc import building as ifc_building
 
 #: A spot well inside parcel RTD04-AH-455 (EPSG:28992), in the demo plan's mixed-use centre.

@@ -36,8 +36,8 @@ from shapely.geometry import MultiPolygon, Polygon, mapping, shape
 from shapely.geometry.base import BaseGeometry
 
 import ppi_schemas
+from mims.kit.geo.plan_input import as_lists, rd_to_lonlat
 from mims.kit.problems import ProblemError, ProblemItem
-from mims.permit_check.plan_input import as_lists, rd_to_lonlat
 
 OUP = "https://w3id.org/oup/vocab#"
 

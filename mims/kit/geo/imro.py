@@ -38,8 +38,8 @@ from lxml import etree
 from shapely.geometry import MultiPolygon, Polygon, mapping
 
 import ppi_schemas
+from mims.kit.geo.plan_input import as_lists
 from mims.kit.problems import ProblemError, ProblemItem
-from mims.permit_check.plan_input import as_lists
 
 IMRO = "http://www.geonovum.nl/imro/2012/1.1"
 GML = "http://www.opengis.net/gml/3.2"

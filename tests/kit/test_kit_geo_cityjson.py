@@ -13,10 +13,10 @@ import pytest
 import shapely
 from shapely.geometry import shape
 
-from mims.permit_check.cityjson import CityJSONError, read_cityjson
+from mims.kit.geo.cityjson import CityJSONError, read_cityjson
 from ppi_schemas import validate
 
-DATA = Path(__file__).parent / "data" / "cityjson"
+DATA = Path(__file__).resolve().parents[1] / "permit_check" / "data" / "cityjson"
 ROTTERDAM = DATA / "rotterdam_delfshaven_lod2.city.json"
 DEN_HAAG = DATA / "den_haag_lod2.city.json"
 

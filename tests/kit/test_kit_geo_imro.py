@@ -16,11 +16,11 @@ from fastapi.responses import PlainTextResponse
 from shapely.geometry import Point, Polygon, shape
 
 import ppi_schemas
+from mims.kit.geo.imro import CHORD_TOLERANCE, linearise_arc, read_plan
 from mims.kit.problems import ProblemError
-from mims.permit_check.imro import CHORD_TOLERANCE, linearise_arc, read_plan
 from tests.serving import free_port, served
 
-ZONING = Path(__file__).resolve().parent / "data"
+ZONING = Path(__file__).resolve().parents[1] / "permit_check" / "data"
 SPIJKENISSE = ZONING / "NL.IMRO.1930.BPRaadhuislaanSP-1001.gml"
 ARNHEM = ZONING / "NL.IMRO.0202.974-0301.gml"
 

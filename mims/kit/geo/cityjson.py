@@ -31,7 +31,7 @@ import pyproj
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from mims.permit_check.plan_input import (
+from mims.kit.geo.plan_input import (
     GRID,
     RD_NEW,
     PlanInputError,
