@@ -5,7 +5,8 @@ from __future__ import annotations
 import typer
 
 import conformance.cli
-from mims.cli import demo, ppi, run
+from mims.cli import ppi, run
+from mims.cli.demo import commands as demo
 from mims.cli.services import SERVICES, Service, load
 
 app = typer.Typer(

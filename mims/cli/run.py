@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 import uvicorn
 
-from mims.cli.demo import CITY_NAMES
+from mims.cli.demo.commands import CITY_NAMES
 from mims.cli.region import run as run_region
 from mims.cli.services import SERVICES, get_service, load
 from mims.cli.supervisor import Supervisor

@@ -38,7 +38,7 @@ FRONT_DOOR = "gateway"
 DEMO_MARKER = "demo-seeded.json"
 #: The services the demo is seeded through.
 DEMO_NEEDS = {"identity", "context", "marketplace", "permit-check", FRONT_DOOR}
-#: Written after the demo city first certified its own MIMs (see ``mims.cli.demo_certify``), with
+#: Written after the demo city first certified its own MIMs (see ``mims.cli.demo.certify``), with
 #: each run's outcome; while it exists `oup up` certifies no more (`oup demo certify` does, anew).
 CERTIFIED_MARKER = "demo-certified.json"
 
@@ -116,7 +116,9 @@ class Supervisor:
         running = {child.service.name: child for child in self.children}
         if self.demo_city is None or marker.exists() or not DEMO_NEEDS <= running.keys():
             return
-        from mims.cli.demo import run_seed  # here: the demo's data loads only when seeding
+        from mims.cli.demo.commands import (
+            run_seed,  # here: the demo's data loads only when seeding
+        )
 
         try:
             summary = run_seed(self.demo_city, running[FRONT_DOOR].url, self.data_dir, self.console)
@@ -134,7 +136,9 @@ class Supervisor:
         running = {child.service.name: child for child in self.children}
         if self.demo_city is None or marker.exists() or not DEMO_NEEDS <= running.keys():
             return
-        from mims.cli.demo_certify import certify  # here: the conformance suite loads only when certifying
+        from mims.cli.demo.certify import (
+            certify,  # here: the conformance suite loads only when certifying
+        )
 
         self.console.print(f"Certifying the {self.demo_city} demo's MIMs in the background (see /certificates).")
         try:

@@ -9,7 +9,11 @@ from pathlib import Path
 
 import httpx
 
-from mims.demo.smart_data_models import AIR_QUALITY_TYPE, BUILDING_TYPE, PARKING_TYPE
+from mims.cli.demo.smart_data_models import (
+    AIR_QUALITY_TYPE,
+    BUILDING_TYPE,
+    PARKING_TYPE,
+)
 from mims.kit.geo.twin_entities import PARCEL, type_iri
 
 WIDE = {**os.environ, "COLUMNS": "200"}

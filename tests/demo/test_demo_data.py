@@ -8,9 +8,13 @@ from datetime import UTC, datetime
 import pytest
 
 import ppi_schemas
-from mims.demo import catalogue, den_haag, rotterdam, zuid_holland
-from mims.demo.city import CityDemo
-from mims.demo.smart_data_models import air_quality_history, air_quality_value, hourly
+from mims.cli.demo import catalogue, den_haag, rotterdam, zuid_holland
+from mims.cli.demo.city import CityDemo
+from mims.cli.demo.smart_data_models import (
+    air_quality_history,
+    air_quality_value,
+    hourly,
+)
 
 NOW = datetime(2026, 3, 1, 12, 30, tzinfo=UTC)
 ENTITY_PPIS = {"Building": "sdm-building@1.0.0", "OffStreetParking": "sdm-offstreet-parking@1.0.0",

@@ -12,9 +12,9 @@ from pathlib import Path
 
 from shapely.geometry import box, mapping, shape
 
-from mims.demo import layers, rotterdam
-from mims.demo.catalogue import OPEN, offer_uid
-from mims.demo.smart_data_models import AIR_QUALITY_CONTEXT
+from mims.cli.demo import layers, rotterdam
+from mims.cli.demo.catalogue import OPEN, offer_uid
+from mims.cli.demo.smart_data_models import AIR_QUALITY_CONTEXT
 from tests.demo.demo_platform import EXPECTED, WIDE, Platform
 from tests.serving import ROOT
 
@@ -63,7 +63,7 @@ def test_the_open_offer_is_agreed_at_once(platform: Platform) -> None:
 def test_a_plan_on_a_centre_parcel_gets_a_decision_under_the_illustrative_plan(platform: Platform) -> None:
     secret = _add_client(platform.data_dir, "permit:submit")
     submitter = platform.token(*secret, "permit:submit")
-    parcels = json.loads((ROOT / "mims/demo/data/rotterdam_centre_parcels.geojson").read_text())["features"]
+    parcels = json.loads((ROOT / "mims/cli/demo/data/rotterdam_centre_parcels.geojson").read_text())["features"]
     parcel = shape(max(parcels, key=lambda f: shape(f["geometry"]).area)["geometry"])
     point = parcel.representative_point()
     footprint = box(point.x - 4, point.y - 4, point.x + 4, point.y + 4).intersection(parcel)

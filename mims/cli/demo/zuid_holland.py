@@ -7,9 +7,9 @@ from datetime import datetime
 
 from shapely.geometry import mapping, shape
 
-from mims.demo import catalogue
-from mims.demo.catalogue import DatasetEntry, Publisher
-from mims.demo.city import CityDemo, bbox_of, data_file
+from mims.cli.demo import catalogue
+from mims.cli.demo.catalogue import DatasetEntry, Publisher
+from mims.cli.demo.city import CityDemo, bbox_of, data_file
 from mims.kit.geo.imro import read_plan
 from mims.kit.geo.twin_entities import to_wgs84
 

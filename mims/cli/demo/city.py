@@ -10,7 +10,7 @@ from typing import Any
 import shapely
 from shapely.geometry import shape
 
-from mims.demo.catalogue import DatasetEntry
+from mims.cli.demo.catalogue import DatasetEntry
 
 
 @dataclass(slots=True)
@@ -34,7 +34,7 @@ class CityDemo:
 
 def data_file(name: str) -> bytes:
     """A data file shipped with the package (see data/README.md for sources and licences)."""
-    return resources.files("mims.demo").joinpath("data").joinpath(name).read_bytes()
+    return resources.files(__package__).joinpath("data").joinpath(name).read_bytes()
 
 
 def bbox_of(entities: list[dict[str, Any]], margin: float = 0.0) -> tuple[float, float, float, float]:

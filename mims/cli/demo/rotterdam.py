@@ -11,10 +11,15 @@ from urllib.parse import quote
 import orjson
 from shapely.geometry import box, mapping
 
-from mims.demo import catalogue, layers
-from mims.demo.catalogue import DatasetEntry, Publisher
-from mims.demo.city import CityDemo, Layer, bbox_of, data_file
-from mims.demo.smart_data_models import PARKING_TYPE, Garage, Station, parking_entities
+from mims.cli.demo import catalogue, layers
+from mims.cli.demo.catalogue import DatasetEntry, Publisher
+from mims.cli.demo.city import CityDemo, Layer, bbox_of, data_file
+from mims.cli.demo.smart_data_models import (
+    PARKING_TYPE,
+    Garage,
+    Station,
+    parking_entities,
+)
 from mims.kit.geo.plan_input import as_lists
 from mims.kit.geo.twin_entities import (
     PARCEL,

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from mims.demo import catalogue, layers
-from mims.demo.catalogue import Publisher
-from mims.demo.city import CityDemo
-from mims.demo.smart_data_models import Station
+from mims.cli.demo import catalogue, layers
+from mims.cli.demo.catalogue import Publisher
+from mims.cli.demo.city import CityDemo
+from mims.cli.demo.smart_data_models import Station
 
 CITY = "den-haag"
 PUBLISHER = Publisher("Gemeente Den Haag", "https://www.denhaag.nl", "Team Open Data", "opendata@denhaag.nl")

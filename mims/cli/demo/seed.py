@@ -20,8 +20,8 @@ from urllib.parse import quote
 
 import httpx
 
-from mims.demo import catalogue, den_haag, rotterdam, zuid_holland
-from mims.demo.city import CityDemo, Layer
+from mims.cli.demo import catalogue, den_haag, rotterdam, zuid_holland
+from mims.cli.demo.city import CityDemo, Layer
 from mims.kit.geo.twin_entities import ZONING_PLAN, entity_id
 
 CITIES: Mapping[str, Callable[[datetime, str], CityDemo]] = {

@@ -1,4 +1,4 @@
-"""`oup demo seed`: load a city's living demo through its gateway (see ``mims.demo``).
+"""`oup demo seed`: load a city's living demo through its gateway (see ``mims.cli.demo``).
 
 The seeder is a confidential client ``demo-seeder`` registered directly in the identity database
 of the data folder the first time; its secret is kept in ``<data_dir>/demo-seeder.json`` (mode
@@ -21,7 +21,7 @@ from rich.table import Table
 from mims.cli.services import load
 
 if TYPE_CHECKING:
-    from mims.demo.seed import Summary
+    from mims.cli.demo.seed import Summary
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -32,8 +32,8 @@ CITY_NAMES = ("rotterdam", "den-haag", "zuid-holland")
 
 def seeder_secret(data_dir: Path) -> str:
     """The seeder's client secret: kept from an earlier run, else registered now with the seed's
-    scopes (``mims.demo.seed.SCOPES``)."""
-    from mims.demo.seed import SCOPES
+    scopes (``mims.cli.demo.seed.SCOPES``)."""
+    from mims.cli.demo.seed import SCOPES
 
     return demo_client_secret(data_dir, CLIENT_ID, "demo data seeder", SCOPES)
 
@@ -75,8 +75,10 @@ async def _register(data_dir: Path, client_id: str, name: str, scopes: Sequence[
 
 def run_seed(city: str, gateway: str, data_dir: Path, console: Console) -> Summary:
     """Seed ``city`` with progress and a summary table on ``console``; the seed's Summary.
-    Raises ``mims.demo.seed.SeedError`` (or RuntimeError for the client) with a clear message."""
-    from mims.demo.seed import seed  # here: the demo's data and converters load only when seeding
+    Raises ``mims.cli.demo.seed.SeedError`` (or RuntimeError for the client) with a clear message."""
+    from mims.cli.demo.seed import (
+        seed,  # here: the demo's data and converters load only when seeding
+    )
 
     secret = seeder_secret(data_dir)
     with console.status(f"Seeding the {city} demo through {gateway}") as status:
@@ -107,7 +109,7 @@ def seed(
         raise typer.BadParameter(f"{data_dir} holds no platform (no identity.db): give the folder `oup up` uses",
                                  param_hint="--data-dir")
     console = Console(highlight=False)
-    from mims.demo.seed import SeedError
+    from mims.cli.demo.seed import SeedError
 
     try:
         run_seed(city, gateway, data_dir, console)
@@ -133,7 +135,8 @@ def certify(
     if not (data_dir / "identity.db").exists():
         raise typer.BadParameter(f"{data_dir} holds no platform (no identity.db): give the folder `oup up` uses",
                                  param_hint="--data-dir")
-    from mims.cli.demo_certify import CertifyError, certify as run_certify  # here: the suite loads only now
+    from mims.cli.demo.certify import CertifyError  # here: the suite loads only now
+    from mims.cli.demo.certify import certify as run_certify
 
     console = Console(highlight=False)
     try:

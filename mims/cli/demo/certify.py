@@ -33,8 +33,8 @@ from conformance.registry import select
 from conformance.runner import Report
 from conformance.runner import run as run_checks
 from conformance.session import Target
-from mims.cli.demo import CLIENT_ID as SEEDER_ID
-from mims.cli.demo import demo_client_secret, seeder_secret
+from mims.cli.demo.commands import CLIENT_ID as SEEDER_ID
+from mims.cli.demo.commands import demo_client_secret, seeder_secret
 from mims.cli.services import get_service
 
 AUTHORITY = "OUP demo certification authority (illustrative)"

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from mims.demo import catalogue
-from mims.demo.catalogue import DatasetEntry, Publisher
-from mims.demo.city import Layer, bbox_of, data_file
-from mims.demo.smart_data_models import (
+from mims.cli.demo import catalogue
+from mims.cli.demo.catalogue import DatasetEntry, Publisher
+from mims.cli.demo.city import Layer, bbox_of, data_file
+from mims.cli.demo.smart_data_models import (
     AIR_QUALITY_TYPE,
     BUILDING_TYPE,
     Station,
