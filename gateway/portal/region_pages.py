@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
@@ -71,13 +72,8 @@ async def _entities(page: Page, platform: Platform, context: dict[str, Any]) -> 
         params["idPattern"] = view.id_pattern(context["text"])
     if context["q"]:
         params["q"] = context["q"]
-    context["searched"] = True
-    try:
-        answer = await platform.call("GET", "/region/ngsi-ld/v1/entities", params=params)
-    except UpstreamError as error:
-        if error.status != 400:
-            raise
-        context["error"] = error.detail
+    answer = await _searched(platform, "/region/ngsi-ld/v1/entities", params, context)
+    if answer is None:
         return
     context["outcome"] = view.outcome(answer.headers)
     context["total"] = int(answer.headers.get("ngsild-results-count", "0") or 0)
@@ -89,16 +85,24 @@ async def _datasets(page: Page, platform: Platform, context: dict[str, Any]) -> 
     params = {"limit": str(PAGE_SIZE), "offset": str((context["number"] - 1) * PAGE_SIZE)}
     if context["text"]:
         params["q"] = context["text"]
-    context["searched"] = True
-    try:
-        answer = await platform.call("GET", "/region/marketplace/datasets", params=params)
-    except UpstreamError as error:
-        if error.status != 400:
-            raise
-        context["error"] = error.detail
+    answer = await _searched(platform, "/region/marketplace/datasets", params, context)
+    if answer is None:
         return
     body = answer.json()
     city = page.request.app.state.settings.city
     context["outcome"] = view.outcome(answer.headers)
     context["total"] = int(body.get("total", 0))
     context["groups"] = view.grouped(body.get("items", []), lambda node: view.dataset(node, page.lang, city))
+
+
+async def _searched(platform: Platform, path: str, params: dict[str, str], context: dict[str, Any]) -> httpx.Response | None:
+    """The region's answer to the search; None when it refused the search itself (400: a bad
+    query, the person's to mend), whose detail the page then shows beside the fields."""
+    context["searched"] = True
+    try:
+        return await platform.call("GET", path, params=params)
+    except UpstreamError as error:
+        if error.status != 400:
+            raise
+        context["error"] = error.detail
+        return None

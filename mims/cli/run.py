@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 import uvicorn
 
-from mims.cli.demo.commands import CITY_NAMES
+from mims.cli.demo.commands import CITY_NAMES, check_city
 from mims.cli.region import run as run_region
 from mims.cli.services import SERVICES, get_service, load
 from mims.cli.supervisor import Supervisor
@@ -57,8 +57,7 @@ def up(
     printed once, and (unless --no-demo) the demo city's data is seeded through the gateway and,
     once every service is ready, its MIMs are certified in the background (`oup demo certify`).
     """
-    if demo_city not in CITY_NAMES:
-        raise typer.BadParameter(f"one of {', '.join(CITY_NAMES)}", param_hint="--demo-city")
+    check_city(demo_city, "--demo-city")
     if region:
         if only or port_offset:
             raise typer.BadParameter("--region sets the services and ports of each city itself", param_hint="--region")

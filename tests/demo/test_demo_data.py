@@ -8,8 +8,10 @@ from datetime import UTC, datetime
 import pytest
 
 import ppi_schemas
-from mims.cli.demo import catalogue, den_haag, rotterdam, zuid_holland
+from mims.cli.demo import catalogue, rotterdam
 from mims.cli.demo.city import CityDemo
+from mims.cli.demo.commands import CITY_NAMES
+from mims.cli.demo.seed import CITIES
 from mims.cli.demo.smart_data_models import (
     air_quality_history,
     air_quality_value,
@@ -21,14 +23,19 @@ ENTITY_PPIS = {"Building": "sdm-building@1.0.0", "OffStreetParking": "sdm-offstr
                "AirQualityObserved": "sdm-air-quality-observed@1.0.0"}
 
 
-@pytest.fixture(scope="module", params=[rotterdam, den_haag, zuid_holland], ids=lambda m: m.CITY)
+@pytest.fixture(scope="module", params=CITY_NAMES)
 def demo(request: pytest.FixtureRequest) -> CityDemo:
-    return request.param.demo(NOW, "http://127.0.0.1:8000")
+    return CITIES[request.param](NOW, "http://127.0.0.1:8000")
+
+
+def test_every_city_of_the_region_has_its_demo_and_no_other() -> None:
+    assert set(CITIES) == set(CITY_NAMES)
+    assert all(CITIES[name](NOW, "http://127.0.0.1:8000").name == name for name in CITY_NAMES)
 
 
 def test_entities_conform_to_their_smart_data_models_ppi(demo: CityDemo) -> None:
     for layer in demo.layers:
-        # The parcels come from the permit check's tested converter: a sample of them will do.
+        # The parcels come from the kit's tested converter: a sample of them will do.
         for entity in layer.entities[:50]:
             ppi = ENTITY_PPIS.get(entity["type"], "ngsi-ld-entity@1.0.0")
             assert ppi_schemas.validate(entity, ppi) == [], (layer.kind, entity["id"])

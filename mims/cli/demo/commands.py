@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from mims.cli.region import CITIES
 from mims.cli.services import load
 
 if TYPE_CHECKING:
@@ -27,7 +28,14 @@ app = typer.Typer(no_args_is_help=True)
 
 CLIENT_ID = "demo-seeder"
 CREDENTIALS_FILE = f"{CLIENT_ID}.json"
-CITY_NAMES = ("rotterdam", "den-haag", "zuid-holland")
+CITY_NAMES = tuple(name for name, _ in CITIES)
+"""The region's cities, each with a demo of its own."""
+
+
+def check_city(city: str, param_hint: str = "--city") -> None:
+    """Refuse a city that has no demo, naming those that have."""
+    if city not in CITY_NAMES:
+        raise typer.BadParameter(f"one of {', '.join(CITY_NAMES)}", param_hint=param_hint)
 
 
 def seeder_secret(data_dir: Path) -> str:
@@ -76,9 +84,8 @@ async def _register(data_dir: Path, client_id: str, name: str, scopes: Sequence[
 def run_seed(city: str, gateway: str, data_dir: Path, console: Console) -> Summary:
     """Seed ``city`` with progress and a summary table on ``console``; the seed's Summary.
     Raises ``mims.cli.demo.seed.SeedError`` (or RuntimeError for the client) with a clear message."""
-    from mims.cli.demo.seed import (
-        seed,  # here: the demo's data and converters load only when seeding
-    )
+    # Here: the demo's data and converters load only when seeding.
+    from mims.cli.demo.seed import seed
 
     secret = seeder_secret(data_dir)
     with console.status(f"Seeding the {city} demo through {gateway}") as status:
@@ -103,8 +110,7 @@ def seed(
 ) -> None:
     """Load the living demo of a city into a running platform, through its gateway: digital twin
     entities, zoning plans and catalogue entries with offers. Running it again changes nothing."""
-    if city not in CITY_NAMES:
-        raise typer.BadParameter(f"one of {', '.join(CITY_NAMES)}", param_hint="--city")
+    check_city(city)
     if not (data_dir / "identity.db").exists() and not (data_dir / CREDENTIALS_FILE).exists():
         raise typer.BadParameter(f"{data_dir} holds no platform (no identity.db): give the folder `oup up` uses",
                                  param_hint="--data-dir")
@@ -130,8 +136,7 @@ def certify(
     """Certify the city's own MIMs (identity, context, permit check) with the conformance suite as an
     illustrative demo authority, keeping the runs where the portal's /certificates page reads them.
     Every call runs the checks afresh and replaces the earlier runs."""
-    if city not in CITY_NAMES:
-        raise typer.BadParameter(f"one of {', '.join(CITY_NAMES)}", param_hint="--city")
+    check_city(city)
     if not (data_dir / "identity.db").exists():
         raise typer.BadParameter(f"{data_dir} holds no platform (no identity.db): give the folder `oup up` uses",
                                  param_hint="--data-dir")
