@@ -1,4 +1,4 @@
-# Two commands do everything on a fresh machine (Python >= 3.11 and make):
+# Two commands do everything on a fresh machine (Python >= 3.11 and make; `make test` also npm):
 #   make up    create .venv, install, run the whole platform
 #   make test  create .venv, install with test extras, run the whole test suite
 PYTHON ?= python3

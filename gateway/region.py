@@ -56,6 +56,9 @@ DEFAULT_LIMIT = 20
 # Query parameters passed on unchanged (limit, offset and count are the region's own).
 PASSED_ON = ("type", "id", "idPattern", "q", "attrs", "options", "format", "lang",
              "georel", "geometry", "coordinates", "geoproperty", "csf", "details")
+QUERY_REFUSED = frozenset({400, 413, 414, 422})
+"""What this city's broker answers to a query the caller must mend (not to the caller's rights,
+nor to the broker being unwell): passed on as the region's answer."""
 FORWARDED_HEADERS = ("accept", "link", "ngsild-tenant")
 # Tokens obtained for peers are renewed this many seconds before they expire.
 TOKEN_MARGIN = 30.0
@@ -274,8 +277,8 @@ async def _ask(region: Region, request: Request, source: Source, path: str,
             source.base_url + NGSI_LD + path, params=params, headers=headers, timeout=source.timeout
         )
         if response.status_code in found or response.status_code < 300 or (
-                source.peer is None and 400 <= response.status_code < 500):
-            answer.response = response  # this city's own 4xx is the caller's error (_client_error)
+                source.peer is None and response.status_code in QUERY_REFUSED):
+            answer.response = response  # this city refused the query itself: the caller's error (_client_error)
         else:
             answer.failure = f"status-{response.status_code}"
             answer.counts = response.status_code >= 500
@@ -359,9 +362,9 @@ class AuditedRoute(APIRoute):
 
 
 def _client_error(answers: list[Answer], own_city: str) -> Response | None:
-    """This city's own 4xx (a bad query) is the region's answer too: the client must fix it."""
+    """This city's refusal of the query itself is the region's answer too: the client must fix it."""
     for answer in answers:
-        if answer.city == own_city and answer.response is not None and 400 <= answer.response.status_code < 500:
+        if answer.city == own_city and answer.response is not None and answer.response.status_code in QUERY_REFUSED:
             return _passed_on(answer.response)
     return None
 

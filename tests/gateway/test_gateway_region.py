@@ -404,3 +404,26 @@ def test_a_query_this_city_refuses_is_the_callers_error_not_a_city_down(region: 
     assert answer.status_code == 400, answer.text
     assert answer.headers["content-type"].startswith("application/problem+json")
     assert "q" in answer.json()["detail"].lower() or "query" in answer.json()["detail"].lower()
+
+
+def test_this_city_refusing_the_region_itself_is_a_failed_city_not_the_callers_error(tmp_path: Path) -> None:
+    """A 401 of this city's own broker (it wants a token the region does not forward) says nothing
+    about the caller's query: the other cities still answer, and this one is listed as failed."""
+    own = FakeCity("rotterdam", [entity("urn:ngsi-ld:OffStreetParking:rdm-1", "Markthal")])
+    own.fail_status = 401
+    peer = FakeCity("den-haag", [entity("urn:ngsi-ld:OffStreetParking:dh-1", "Malieveld")])
+    with ExitStack() as stack:
+        own_url = stack.enter_context(served(own.app, free_port()))
+        peer_url = stack.enter_context(served(peer.app, free_port()))
+        (tmp_path / "peers.json").write_bytes(orjson.dumps([{"name": "den-haag", "base_url": peer_url,
+                                                              "issuer": peer_url}]))
+        app = create_gateway(GatewaySettings(city="rotterdam", data_dir=tmp_path / "gateway", context_url=own_url,
+                                             issuers=[ISSUER], jwks_url=ISSUER + "/jwks",
+                                             peers_file=tmp_path / "peers.json", rate_limit=None))
+        app.state.token_verifier = TokenVerifier(jwks=JWKS, issuers=[ISSUER], audience=None)
+        url = stack.enter_context(served(app, free_port()))
+        answer = httpx.get(url + "/region/ngsi-ld/v1/entities", params={"type": PARKING},
+                           headers={"Authorization": f"Bearer {mint()}"}, timeout=10)
+    assert answer.status_code == 200, answer.text
+    assert failed(answer) == {"rotterdam": "status-401"}
+    assert [e["id"] for e in answer.json()] == ["urn:ngsi-ld:OffStreetParking:dh-1"]
