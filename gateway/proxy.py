@@ -178,7 +178,8 @@ class _Exchange:
                 raise
             limiter = self.gateway.limiter
             if limiter is not None:
-                retry_after = limiter.hit("gateway", self.admission.token.issuer, self.admission.token.client_id)
+                token = self.admission.token  # per client and person: the people of one app (the portal) apart
+                retry_after = limiter.hit("gateway", token.issuer, token.client_id, token.sub)
                 if retry_after is not None:
                     self.reason = "rate_limited"
                     raise too_many_requests(retry_after, f"client {self.admission.token.client_id} is over "

@@ -32,7 +32,7 @@ class GatewaySettings(MimSettings):
     connect_timeout: float = Field(2.0, gt=0, description="Seconds to connect to an upstream (502 after).")
     max_connections: int = Field(512, ge=1, description="Upstream connections kept by the one HTTP client.")
     rate_limit: str | None = Field(
-        "600/minute", description="Per-client limit on data routes ('600/minute', '10 per second'); 'off': unlimited."
+        "600/minute", description="Limit per client and subject on data routes ('600/minute', '10 per second'); 'off': unlimited."
     )
     forward_authorization: bool = Field(
         False, description="Pass the client's Authorization header on to MIMs (off: they get X-OUP-* headers)."

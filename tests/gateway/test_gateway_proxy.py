@@ -393,6 +393,9 @@ def test_over_the_rate_limit_is_429_with_retry_after(platform: dict[str, Any]) -
         assert app.state.audit[-1].reason == "rate_limited"
         other_client = bearer(client_id="another")
         assert client.get("/ngsi-ld/v1/types", headers=other_client).status_code == 200
+        # Another person using the same app (the portal: every person's token has its client id).
+        other_person = bearer(sub="bob")
+        assert client.get("/ngsi-ld/v1/types", headers=other_person).status_code == 200
 
 
 def test_a_down_upstream_is_502_at_once(platform: dict[str, Any]) -> None:
