@@ -12,10 +12,10 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from joserfc import jwt
-from joserfc.errors import JoseError
+from joserfc.errors import InvalidPayloadError, JoseError
 from joserfc.jwk import OKPKey
 from joserfc.util import urlsafe_b64decode
 
@@ -28,6 +28,13 @@ VALIDITY_DAYS = 365
 PRIVATE_FILE, PUBLIC_FILE = "authority.private.jwk", "authority.public.jwk"
 AUTHORITY_MEMBER = "authority"
 """A JWK member (RFC 7517 §4 allows more) naming the certifying authority, the certificates' ``iss``."""
+CLOCK_SKEW = 300
+"""Seconds an ``iat`` may lie ahead of the verifier's clock."""
+
+Reason = Literal["other-key", "signature", "malformed", "type", "expired", "not-yet-valid", "report-mismatch"]
+"""Why a certificate does not verify: signed by another key than the authority's; a signature that
+does not hold; claims that are not a certificate's (no JSON object, no integer ``exp``); a JWS of
+another ``typ``; past its ``exp``; ``iat`` ahead of the clock; a report other than the certified one."""
 
 
 class NotCertifiable(Exception):
@@ -40,7 +47,11 @@ class NotCertifiable(Exception):
 
 
 class InvalidCertificate(Exception):
-    """The certificate does not verify; the message says why."""
+    """The certificate does not verify: ``reason`` says which check failed, the message how."""
+
+    def __init__(self, reason: Reason, message: str) -> None:
+        super().__init__(message)
+        self.reason: Reason = reason
 
 
 class BadKey(Exception):
@@ -110,26 +121,42 @@ def verify(certificate: str, authority: Authority, report_bytes: bytes | None = 
     ``report_bytes``, report hash hold; else InvalidCertificate saying which does not."""
     try:
         token = jwt.decode(certificate.strip(), authority.key, algorithms=[ALG])
+    except InvalidPayloadError as error:
+        raise InvalidCertificate("malformed", f"the signed claims are not a JSON object: {error}") from error
     except JoseError as error:
         kid = _unverified_kid(certificate)
         if kid and kid != authority.key.thumbprint():
-            raise InvalidCertificate(f"signed by another key (kid {kid}), not by {authority.name} "
-                                     f"(kid {authority.key.thumbprint()})") from error
-        raise InvalidCertificate(f"the signature does not verify with {authority.name}'s key: {error}") from error
+            raise InvalidCertificate("other-key", f"signed by another key (kid {kid}), not by {authority.name} "
+                                                  f"(kid {authority.key.thumbprint()})") from error
+        raise InvalidCertificate("signature",
+                                 f"the signature does not verify with {authority.name}'s key: {error}") from error
     if token.header.get("typ") != TYP:
-        raise InvalidCertificate(f"typ is {token.header.get('typ')!r}, expected {TYP!r}")
+        raise InvalidCertificate("type", f"typ is {token.header.get('typ')!r}, expected {TYP!r}")
     claims = dict(token.claims)
     moment = int(time.time()) if now is None else now
-    if not isinstance(claims.get("exp"), int):
-        raise InvalidCertificate("the certificate has no expiry (exp)")
+    if not _is_int(claims.get("exp")):
+        raise InvalidCertificate("malformed", "the certificate has no expiry (exp)")
     if moment >= claims["exp"]:
-        raise InvalidCertificate(f"expired at {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(claims['exp']))}")
-    if isinstance(claims.get("iat"), int) and claims["iat"] > moment + 300:
-        raise InvalidCertificate("issued in the future (iat)")
+        raise InvalidCertificate("expired", f"expired at {_utc(claims['exp'])}")
+    if _is_int(claims.get("iat")) and claims["iat"] > moment + CLOCK_SKEW:
+        raise InvalidCertificate("not-yet-valid", "issued in the future (iat)")
     if report_bytes is not None and claims.get("reportHash") != report_hash(report_bytes):
-        raise InvalidCertificate(f"the report's hash {report_hash(report_bytes)} is not the certified "
-                                 f"{claims.get('reportHash')}: the report is not the one certified")
+        raise InvalidCertificate("report-mismatch", f"the report's hash {report_hash(report_bytes)} is not the "
+                                                    f"certified {claims.get('reportHash')}: the report is not the "
+                                                    "one certified")
     return claims
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _utc(seconds: int) -> str:
+    """``seconds`` since the epoch as UTC time, or the number itself when no calendar holds it."""
+    try:
+        return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
+    except (OverflowError, OSError, ValueError):
+        return str(seconds)
 
 
 def _unverified_kid(certificate: str) -> str | None:

@@ -1,19 +1,25 @@
 """The portal's conformance pages: the certificates this city keeps, one run's checks, and a
-verification of a certificate anyone uploads (no sign-in needed: a certificate is public).
+verification of a certificate anyone uploads (no sign-in needed: a certificate is public, and
+checking one changes nothing, so that form needs no session either).
 
 What is shown comes from the folder of kept runs (:mod:`gateway.portal.conformance_runs`); every
-verdict is ``conformance.certificate``'s own.
+verdict is ``conformance.certificate``'s own. Reading the folder and verifying signatures is file
+and CPU work, done in a worker thread, never on the gateway's event loop.
 """
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
 from starlette.responses import FileResponse, Response
 
+from gateway.portal import replies
 from gateway.portal.conformance_runs import (
-    authorities,
+    Run,
     conformance_dir,
+    keys,
     list_runs,
     read_run,
     report_html_path,
@@ -24,10 +30,9 @@ from gateway.portal.pages import Page
 
 router = APIRouter(include_in_schema=False)
 
-#: Largest certificate accepted for verification (a certificate is a few kilobytes).
+#: Largest certificate accepted for verification (a certificate is a few kilobytes). The report
+#: beside it is bounded by the gateway's ``max_body_bytes``, which the form states.
 MAX_CERTIFICATE_BYTES = 64 * 1024
-#: Largest report.json accepted beside it (reports carry excerpts of every exchange).
-MAX_REPORT_BYTES = 16 * 1024 * 1024
 #: The saved HTML report is a page of its own: inline CSS only, no scripts, no outside requests.
 REPORT_POLICY = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox"
 
@@ -36,51 +41,54 @@ REPORT_POLICY = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; s
 async def certificates(request: Request) -> Response:
     page = Page(request)
     folder = conformance_dir(request.app.state.settings)
-    return page.render("conformance/list.html", runs=list_runs(folder), has_keys=bool(authorities(folder)))
+
+    def read() -> tuple[list[Run], bool]:
+        known = keys(folder)
+        return list_runs(folder, known), bool(known.authorities)
+
+    runs, has_keys = await run_in_threadpool(read)
+    return page.render("conformance/list.html", runs=runs, has_keys=has_keys)
 
 
 @router.get("/certificates/verify")
 async def verify_form(request: Request) -> Response:
-    page = _with_session(request)
-    return page.render("conformance/verify.html", verdict=None, error=None, field=None, stated={},
-                       report_checked=False)
+    return _verify_page(Page(request))
 
 
 @router.post("/certificates/verify")
 async def verify_upload(request: Request) -> Response:
-    page = _with_session(request)
-    async with request.form(max_files=2, max_fields=4) as form:
-        if not page.csrf_valid(form):
-            return _verify_error(page, "form.expired_detail", None, status=400)
-        certificate_file, report_file = form.get("certificate"), form.get("report")
-        if not isinstance(certificate_file, UploadFile) or not certificate_file.filename:
-            return _verify_error(page, "conformance.verify.missing", "certificate")
-        raw = await certificate_file.read(MAX_CERTIFICATE_BYTES + 1)
-        if len(raw) > MAX_CERTIFICATE_BYTES:
-            return _verify_error(page, "conformance.verify.too_large", "certificate", status=413)
-        try:
-            text = raw.decode("utf-8").strip()
-        except UnicodeDecodeError:
-            text = ""
-        if not text:
-            return _verify_error(page, "conformance.verify.not_text", "certificate")
-        report_bytes = None
-        if isinstance(report_file, UploadFile) and report_file.filename:
-            report_bytes = await report_file.read(MAX_REPORT_BYTES + 1)
-            if len(report_bytes) > MAX_REPORT_BYTES:
-                return _verify_error(page, "conformance.verify.report_too_large", "report", status=413)
-    verdict = verify(text, authorities(conformance_dir(request.app.state.settings)), report_bytes)
-    return page.render("conformance/verify.html", verdict=verdict, error=None, field=None,
+    page = Page(request)
+    try:
+        async with request.form(max_files=2, max_fields=4) as form:
+            certificate_file, report_file = form.get("certificate"), form.get("report")
+            if not isinstance(certificate_file, UploadFile) or not certificate_file.filename:
+                return _verify_page(page, "conformance.verify.missing", "certificate")
+            raw = await certificate_file.read(MAX_CERTIFICATE_BYTES + 1)
+            if len(raw) > MAX_CERTIFICATE_BYTES:
+                return _verify_page(page, "conformance.verify.too_large", "certificate", status=413)
+            report_bytes = None
+            if isinstance(report_file, UploadFile) and report_file.filename:
+                report_bytes = await report_file.read()  # bounded by the gateway's max_body_bytes
+    except HTTPException:  # not a form of files, or more files or fields than it has
+        return _verify_page(page, "conformance.verify.unreadable", None)
+    try:
+        text = raw.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        text = ""
+    if not text:
+        return _verify_page(page, "conformance.verify.not_text", "certificate")
+    folder = conformance_dir(request.app.state.settings)
+    verdict = await run_in_threadpool(lambda: verify(text, keys(folder).authorities, report_bytes))
+    return page.render("conformance/verify.html", verdict=verdict, error=None, field=None, max_mb=_max_mb(page),
                        stated=verdict.claims or stated_claims(text), report_checked=report_bytes is not None)
 
 
 @router.get("/certificates/{name}")
 async def certificate_run(request: Request, name: str) -> Response:
     page = Page(request)
-    run = read_run(conformance_dir(request.app.state.settings), name)
+    run = await run_in_threadpool(read_run, conformance_dir(request.app.state.settings), name)
     if run is None:
-        return page.render("error.html", status=404, heading=page.t("error.not_found"),
-                           detail=page.t("conformance.run.missing", name=name))
+        return replies.not_found(page, page.t("conformance.run.missing", name=name))
     return page.render("conformance/run.html", run=run)
 
 
@@ -90,21 +98,20 @@ async def certificate_report(request: Request, name: str) -> Response:
     path = report_html_path(conformance_dir(request.app.state.settings), name)
     if path is None:
         page = Page(request)
-        return page.render("error.html", status=404, heading=page.t("error.not_found"),
-                           detail=page.t("conformance.run.no_report", name=name))
+        return replies.not_found(page, page.t("conformance.run.no_report", name=name))
     return FileResponse(path, media_type="text/html; charset=utf-8", headers={
         "content-security-policy": REPORT_POLICY, "x-content-type-options": "nosniff",
         "referrer-policy": "no-referrer", "cache-control": "no-cache"})
 
 
-def _with_session(request: Request) -> Page:
-    """A page with a session, so that its form carries a CSRF token even for a visitor who is not
-    signed in."""
-    page = Page(request)
-    page.session = page.portal.sessions.open(request)
-    return page
+def _verify_page(page: Page, error: str | None = None, field: str | None = None, status: int = 400) -> Response:
+    """The verification form, with ``error`` (a locale key) about ``field`` when there is one."""
+    return page.render("conformance/verify.html", status=status if error else 200, verdict=None,
+                       error=page.t(error) if error else None, field=field, stated={}, report_checked=False,
+                       max_mb=_max_mb(page))
 
 
-def _verify_error(page: Page, key: str, field: str | None, status: int = 400) -> Response:
-    return page.render("conformance/verify.html", status=status, verdict=None, error=page.t(key),
-                       field=field, stated={}, report_checked=False)
+def _max_mb(page: Page) -> str:
+    """The most the form takes (certificate and report together), in MB: the gateway refuses a
+    larger request before it reaches this page."""
+    return f"{page.request.app.state.settings.max_body_bytes / 1024 / 1024:g}"

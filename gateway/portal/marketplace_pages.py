@@ -18,6 +18,7 @@ from urllib.parse import quote, urlencode
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from gateway.portal import links, replies
 from gateway.portal import marketplace_view as view
 from gateway.portal.i18n import Words
 from gateway.portal.pages import Page
@@ -31,9 +32,11 @@ RDF_FORMS = {"turtle": "text/turtle", "json-ld": "application/ld+json"}
 
 
 def render(page: Page, template: str, *, status: int = 200, **context: Any) -> Response:
-    """``page.render`` with what the marketplace templates use to word and link what they show."""
+    """``page.render`` with what the marketplace templates use to word and link what they show (a
+    link from the data only when it is a web or mail address; this portal's dataset pages by id)."""
     return page.render(template, status=status, say=speaker(page.t), quote=quote, excerpt=view.excerpt,
                        licence_name=view.licence_name, page_size=view.PAGE_SIZE, known_states=view.STATES,
+                       web_link=links.web_link, mail_link=links.mail_link, dataset_page=links.dataset_page,
                        **context)
 
 
@@ -53,7 +56,7 @@ async def search(request: Request, q: str = "", page: str = "1") -> Response:
     """The catalogue searched: ``q``, the facet filters (repeatable), and the page number."""
     portal_page = Page(request)
     chosen = {name: request.query_params.getlist(name) for name in view.FACETS}
-    number = int(page) if page.isascii() and page.isdigit() and int(page) >= 1 else None
+    number = replies.page_number(page)
     context: dict[str, Any] = {"q": q, "chosen": chosen, "error": None,
                                "answer": None, "results": [], "scores": {}, "facets": [], "pager": None}
     if number is None:
@@ -151,8 +154,7 @@ async def rdf(request: Request, dataset_id: str, form: str) -> Response:
     """The dataset as RDF (Turtle or JSON-LD) by a plain link, where the API needs an ``Accept``."""
     page = Page(request)
     if form not in RDF_FORMS:
-        return page.render("error.html", status=404, heading=page.t("error.not_found"),
-                           detail=page.t("data.rdf.unknown", form=form, forms=", ".join(RDF_FORMS)))
+        return replies.not_found(page, page.t("data.rdf.unknown", form=form, forms=", ".join(RDF_FORMS)))
     platform = await page.platform()
     answer = await platform.call("GET", f"{DATASETS}/{quote(dataset_id, safe='')}",
                                  headers={"accept": RDF_FORMS[form]}, ok=(200,))
@@ -167,16 +169,14 @@ async def request_access(request: Request, dataset_id: str, offer_uid: str) -> R
     cannot permit (403, naming the constraint) is shown on the dataset page with the reason."""
     page = Page(request)
     if page.person is None:
-        return page.redirect("/auth/login?" + urlencode({"next": f"/data/{dataset_id}"}))
+        return page.redirect("/auth/login?" + urlencode({"next": links.dataset_page(dataset_id)}))
     form = await request.form()
     if not page.csrf_valid(form):
-        return page.render("error.html", status=400, heading=page.t("form.expired"),
-                           detail=page.t("form.expired_detail"))
+        return replies.form_expired(page)
     context = await _dataset_context(page, dataset_id)
     offer = next((item for item in context["offers"] if item.uid == offer_uid), None)
     if offer is None:
-        return page.render("error.html", status=404, heading=page.t("error.not_found"),
-                           detail=page.t("data.request.no_offer", offer=offer_uid))
+        return replies.not_found(page, page.t("data.request.no_offer", offer=offer_uid))
     body: dict[str, Any] = {"offer": offer.uid}
     purpose = str(form.get("purpose") or "").strip()
     if purpose:

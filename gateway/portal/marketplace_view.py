@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from gateway.portal.links import web_link
+
 #: Results per search page.
 PAGE_SIZE = 10
 #: The search API's facets, in the order the page shows them.
@@ -177,8 +179,7 @@ def dataset(node: Mapping[str, Any], lang: str) -> Dataset:
         id=dataset_id(iri), iri=iri, title=text(node.get("title"), lang),
         description=text(node.get("description"), lang),
         publisher=", ".join(str(name) for name in publisher.get("name", [])) if isinstance(publisher, Mapping) else "",
-        publisher_url=publisher.get("@id") if isinstance(publisher, Mapping)
-        and str(publisher.get("@id", "")).startswith("http") else None,
+        publisher_url=web_link(publisher.get("@id")) if isinstance(publisher, Mapping) else None,
         licence=licence,
         themes=[facet_label("theme", _iri(theme) or "") for theme in node.get("theme", [])],
         keywords=[str(keyword) for keyword in node.get("keyword", [])],

@@ -7,6 +7,9 @@ from starlette.responses import HTMLResponse
 
 from gateway.portal.pages import Page
 
+MAX_DIGITS = 9
+"""A page number longer than this is no page (and ``int`` of thousands of digits is refused)."""
+
 
 def form_expired(page: Page) -> HTMLResponse:
     """A form posted without this session's CSRF token (an old tab, or another site): 400."""
@@ -20,7 +23,7 @@ def not_found(page: Page, detail: str) -> HTMLResponse:
 
 def page_number(text: str, last: int | None = None) -> int | None:
     """The 1-based page number ``text`` names (ASCII digits only, at most ``last``); None otherwise."""
-    if not (text.isascii() and text.isdigit()):
+    if not (text.isascii() and text.isdigit() and len(text) <= MAX_DIGITS):
         return None
     number = int(text)
     return number if 1 <= number <= (last if last is not None else number) else None

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
-from joserfc import jwt
+from joserfc import jws, jwt
 from joserfc.jwk import OKPKey
 
 from conformance import certificate
@@ -63,16 +63,18 @@ def test_a_tampered_report_fails_the_hash(keys: tuple[Path, Path]) -> None:
     token = certificate.issue(report, written, certificate.load_authority(private))
     tampered = written.replace(b'"status": "skipped"', b'"status": "passed"')
     assert tampered != written
-    with pytest.raises(InvalidCertificate, match="not the one certified"):
+    with pytest.raises(InvalidCertificate, match="not the one certified") as refused:
         certificate.verify(token, certificate.load_authority(public), tampered)
+    assert refused.value.reason == "report-mismatch"
 
 
 def test_an_expired_certificate_fails(keys: tuple[Path, Path]) -> None:
     report, (private, public) = certifiable_report(), keys
     issued = int(time.time()) - 10 * 86400
     token = certificate.issue(report, report_json(report), certificate.load_authority(private), days=5, now=issued)
-    with pytest.raises(InvalidCertificate, match="expired at"):
+    with pytest.raises(InvalidCertificate, match="expired at") as refused:
         certificate.verify(token, certificate.load_authority(public))
+    assert refused.value.reason == "expired"
     assert certificate.verify(token, certificate.load_authority(public), now=issued + 86400)["iat"] == issued
 
 
@@ -80,8 +82,9 @@ def test_a_certificate_signed_by_another_key_fails(keys: tuple[Path, Path], tmp_
     report = certifiable_report()
     forger_private, _ = certificate.keygen(tmp_path / "forger", "Gemeente Rotterdam test authority")
     token = certificate.issue(report, report_json(report), certificate.load_authority(forger_private))
-    with pytest.raises(InvalidCertificate, match="signed by another key"):
+    with pytest.raises(InvalidCertificate, match="signed by another key") as refused:
         certificate.verify(token, certificate.load_authority(keys[1]))
+    assert refused.value.reason == "other-key"
 
 
 def test_a_forged_kid_still_fails_the_signature(keys: tuple[Path, Path]) -> None:
@@ -90,22 +93,44 @@ def test_a_forged_kid_still_fails_the_signature(keys: tuple[Path, Path]) -> None
     forger = Authority(real.name, OKPKey.generate_key("Ed25519"))
     header = {"typ": certificate.TYP, "alg": "Ed25519", "kid": real.key.thumbprint()}
     token = jwt.encode(header, {"iss": real.name, "exp": int(time.time()) + 60}, forger.key, algorithms=["Ed25519"])
-    with pytest.raises(InvalidCertificate, match="signature does not verify"):
+    with pytest.raises(InvalidCertificate, match="signature does not verify") as refused:
         certificate.verify(token, real)
+    assert refused.value.reason == "signature"
 
 
 def test_a_jws_of_another_type_is_not_a_certificate(keys: tuple[Path, Path]) -> None:
     private = certificate.load_authority(keys[0])
     token = jwt.encode({"typ": "JWT", "alg": "Ed25519", "kid": private.key.thumbprint()},
                        {"exp": int(time.time()) + 60}, private.key, algorithms=["Ed25519"])
-    with pytest.raises(InvalidCertificate, match="typ is 'JWT'"):
+    with pytest.raises(InvalidCertificate, match="typ is 'JWT'") as refused:
         certificate.verify(token, certificate.load_authority(keys[1]))
+    assert refused.value.reason == "type"
 
 
 def test_an_unsigned_certificate_fails(keys: tuple[Path, Path]) -> None:
     unsigned = "eyJhbGciOiJub25lIiwidHlwIjoib3VwLWNvbmZvcm1hbmNlLWNlcnRpZmljYXRlK2p3dCJ9.eyJleHAiOjk5OTk5OTk5OTl9."
-    with pytest.raises(InvalidCertificate):
+    with pytest.raises(InvalidCertificate) as refused:
         certificate.verify(unsigned, certificate.load_authority(keys[1]))
+    assert refused.value.reason == "signature"
+
+
+def _signed(authority: Authority, claims: bytes) -> str:
+    header = {"typ": certificate.TYP, "alg": "Ed25519", "kid": authority.key.thumbprint()}
+    return jws.serialize_compact(header, claims, authority.key, algorithms=["Ed25519"])
+
+
+@pytest.mark.parametrize(("claims", "reason"), [
+    (b'{"iss": "x"}', "malformed"),  # no expiry: not a certificate, rather than an expired one
+    (b'{"exp": true}', "malformed"),
+    (b'[1, 2]', "malformed"),
+    (b'{"exp": -1000000000000000000000000000000}', "expired"),  # before any calendar: no crash
+    (b'{"exp": 99999999999, "iat": 99999999000}', "not-yet-valid"),
+])
+def test_each_refusal_names_its_reason(keys: tuple[Path, Path], claims: bytes, reason: str) -> None:
+    authority = certificate.load_authority(keys[0])
+    with pytest.raises(InvalidCertificate) as refused:
+        certificate.verify(_signed(authority, claims), authority)
+    assert refused.value.reason == reason
 
 
 def test_a_failed_must_check_refuses_to_certify(keys: tuple[Path, Path]) -> None:

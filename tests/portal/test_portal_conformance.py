@@ -5,16 +5,20 @@ signed by another authority. The pages also pass a WCAG 2.2 AA audit in a real b
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 from audit import audit
+from joserfc import jwt
 from playwright.sync_api import Page
 from serving import closed_port, free_port, served
+from starlette.testclient import TestClient
 from typer.testing import CliRunner
 
 from bench.conformance_targets import deploy
@@ -57,7 +61,7 @@ def test_the_runs_in_the_folder_are_listed_with_their_certificates_verified(fold
     runs = {run.name: run for run in list_runs(folder)}
     assert set(runs) == {"context", "tampered", "stranger", "uncertified"}
     assert runs["context"].state == "valid" and runs["context"].verdict.authority == "Gemeente Rotterdam"
-    assert runs["tampered"].state == "invalid" and runs["tampered"].verdict.reason == "report"
+    assert runs["tampered"].state == "invalid" and runs["tampered"].verdict.reason == "report-mismatch"
     assert runs["stranger"].state == "invalid" and runs["stranger"].verdict.reason == "other-key"
     assert runs["uncertified"].state == "uncertified" and runs["uncertified"].issued is None
     context = runs["context"]
@@ -77,6 +81,59 @@ def test_a_run_name_cannot_leave_the_folder(folder: Path) -> None:
     assert read_run(folder, "..") is None and read_run(folder, "../conformance") is None
     assert read_run(folder, "missing") is None
     assert list_runs(folder / "runs") == []
+
+
+def test_a_run_is_verified_again_only_when_a_file_or_the_clock_moves_past_its_dates(
+        folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    kept = tmp_path / "kept"
+    shutil.copytree(folder, kept)
+    first = {run.name: run.state for run in list_runs(kept)}
+    verified, loaded = [], []
+    verify_certificate, load_authority = certificate.verify, certificate.load_authority
+    monkeypatch.setattr(certificate, "verify", lambda *args, **kwargs: verified.append(args[0]) or verify_certificate(
+        *args, **kwargs))
+    monkeypatch.setattr(certificate, "load_authority", lambda path: loaded.append(path) or load_authority(path))
+    assert {run.name: run.state for run in list_runs(kept)} == first
+    assert verified == [] and loaded == []  # nothing changed: no file read, no signature checked again
+    expires = int(read_run(kept, "context").expires.timestamp())
+    assert read_run(kept, "context", now=expires).state == "expired" and len(verified) == 1
+    assert read_run(kept, "context").state == "valid" and len(verified) == 2
+    shutil.copy(kept / "runs" / "stranger" / "certificate.jws", kept / "runs" / "context" / "certificate.jws")
+    assert read_run(kept, "context").verdict.reason == "other-key"
+
+
+def _certificate(key: Path, claims: dict[str, object]) -> str:
+    authority = certificate.load_authority(key)
+    header = {"typ": certificate.TYP, "alg": certificate.ALG, "kid": authority.key.thumbprint()}
+    return jwt.encode(header, claims, authority.key, algorithms=[certificate.ALG])
+
+
+def test_runs_that_are_not_shaped_as_reports_are_left_out(folder: Path, tmp_path: Path) -> None:
+    kept = tmp_path / "kept"
+    shutil.copytree(folder, kept)
+    report = json.loads((folder / "runs" / "context" / "report.json").read_text())
+    for name, change in (("suite", {"suite": "1.0"}), ("counts", {"counts": [1]}), ("checks", {"checks": 5}),
+                         ("target", {"target": "x"})):
+        (kept / "runs" / name).mkdir()
+        (kept / "runs" / name / "report.json").write_text(json.dumps({**report, **change}))
+    key = folder.parent / "keys" / certificate.PRIVATE_FILE
+    for name, claims in (("far", {"iat": 10**30, "exp": 10**30}), ("before", {"iat": -10**30, "exp": -10**30}),
+                         ("no-expiry", {"iss": "Gemeente Rotterdam", "iat": int(time.time())})):
+        shutil.copytree(folder / "runs" / "uncertified", kept / "runs" / name)
+        (kept / "runs" / name / "certificate.jws").write_text(_certificate(key, claims))
+    runs = {run.name: run for run in list_runs(kept)}
+    assert set(runs) == {"context", "tampered", "stranger", "uncertified", "far", "before", "no-expiry"}
+    assert runs["far"].issued is None and runs["far"].verdict.reason == "not-yet-valid"
+    assert runs["before"].expires is None and runs["before"].state == "expired"
+    assert runs["no-expiry"].state == "invalid" and runs["no-expiry"].verdict.reason == "malformed"
+    gateway = create_app(data_dir=tmp_path / "gateway", identity_url="http://127.0.0.1:9",
+                         context_url="http://127.0.0.1:9", portal_conformance_dir=kept)
+    with TestClient(gateway, cookies={"oup_lang": "en"}) as http:
+        listed, bad, malformed = (http.get("/certificates"), http.get("/certificates/counts"),
+                                  http.get("/certificates/no-expiry"))
+    assert listed.status_code == 200 and 'href="/certificates/far"' in listed.text
+    assert bad.status_code == 404 and malformed.status_code == 200
+    assert "does not state what a certificate states" in malformed.text
 
 
 @pytest.fixture(scope="module")
@@ -121,28 +178,28 @@ def test_a_run_page_lists_its_checks_and_links_its_sandboxed_report(portal: str)
     assert escaping.status_code == 404
 
 
-def _verify_form(http: httpx.Client) -> str:
+def _verify_form(http: httpx.Client) -> None:
+    """The verification form: it opens no session (checking a certificate changes nothing)."""
     form = http.get("/certificates/verify")
-    assert form.status_code == 200
-    return re.search(r'name="csrf" value="([^"]+)"', form.text).group(1)
+    assert form.status_code == 200 and "set-cookie" not in form.headers and 'name="csrf"' not in form.text
+    assert "at most 1 MB" in form.text  # the gateway's max_body_bytes, which bounds the upload
 
 
 def test_an_uploaded_certificate_is_verified_with_its_report(portal: str, folder: Path) -> None:
     context, tampered = folder / "runs" / "context", folder / "runs" / "tampered"
     with _client(portal) as http:
-        csrf = _verify_form(http)
-        valid = http.post("/certificates/verify", data={"csrf": csrf}, files={
+        _verify_form(http)
+        valid = http.post("/certificates/verify", files={
             "certificate": ("certificate.jws", (context / "certificate.jws").read_bytes()),
             "report": ("report.json", (context / "report.json").read_bytes())})
-        alone = http.post("/certificates/verify", data={"csrf": csrf}, files={
+        alone = http.post("/certificates/verify", files={
             "certificate": ("certificate.jws", (context / "certificate.jws").read_bytes())})
-        wrong_report = http.post("/certificates/verify", data={"csrf": csrf}, files={
+        wrong_report = http.post("/certificates/verify", files={
             "certificate": ("certificate.jws", (tampered / "certificate.jws").read_bytes()),
             "report": ("report.json", (tampered / "report.json").read_bytes())})
         forged = (context / "certificate.jws").read_text().strip()
         forged = forged[:-6] + ("AAAAAA" if not forged.endswith("AAAAAA") else "BBBBBB")
-        changed = http.post("/certificates/verify", data={"csrf": csrf},
-                            files={"certificate": ("certificate.jws", forged.encode())})
+        changed = http.post("/certificates/verify", files={"certificate": ("certificate.jws", forged.encode())})
     assert valid.status_code == 200 and "The certificate is valid" in valid.text
     assert "Signed by Gemeente Rotterdam" in valid.text and "The report you added is the one certified" in valid.text
     assert "The report was not checked" in alone.text
@@ -153,16 +210,20 @@ def test_an_uploaded_certificate_is_verified_with_its_report(portal: str, folder
 
 def test_a_bad_upload_is_refused_with_an_accessible_message(portal: str) -> None:
     with _client(portal) as http:
-        csrf = _verify_form(http)
-        nothing = http.post("/certificates/verify", data={"csrf": csrf},
-                            files={"report": ("report.json", b"{}")})
-        binary = http.post("/certificates/verify", data={"csrf": csrf},
-                           files={"certificate": ("certificate.jws", b"\xff\xfe\x00")})
+        _verify_form(http)
+        nothing = http.post("/certificates/verify", files={"report": ("report.json", b"{}")})
+        binary = http.post("/certificates/verify", files={"certificate": ("certificate.jws", b"\xff\xfe\x00")})
         no_csrf = http.post("/certificates/verify", files={"certificate": ("certificate.jws", b"a.b.c")})
+        too_many = http.post("/certificates/verify", files=[("certificate", ("a.jws", b"a.b.c"))] * 3)
+        no_boundary = http.post("/certificates/verify", content=b"--x\r\nbroken",
+                                headers={"content-type": "multipart/form-data"})
     assert nothing.status_code == 400 and 'role="alert"' in nothing.text
     assert 'aria-describedby="certificate-error"' in nothing.text and "Choose a certificate file" in nothing.text
     assert binary.status_code == 400 and "This file is not a certificate" in binary.text
-    assert no_csrf.status_code == 400 and "reload the page" in no_csrf.text
+    assert no_csrf.status_code == 200 and "The signature is not correct" in no_csrf.text  # no token needed
+    for refused in (too_many, no_boundary):
+        assert refused.status_code == 400 and refused.headers["content-type"].startswith("text/html")
+        assert "The upload could not be read" in refused.text and 'role="alert"' in refused.text
 
 
 def test_the_pages_speak_dutch(portal: str) -> None:
