@@ -26,7 +26,7 @@ import hashlib
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -522,23 +522,47 @@ def _problem(status: int, type_: str, title: str, detail: str, **extensions: Any
     return Response(orjson.dumps(body), status_code=status, media_type="application/problem+json")
 
 
+@dataclass(frozen=True, slots=True)
+class PeerReport:
+    """One peer as this gateway last saw it: its circuit and its last answer."""
+
+    peer: Peer
+    circuit: str | None  # closed, open or half-open; None when the region endpoints are not running
+    consecutive_failures: int
+    retry_in: float  # seconds until an open circuit is tried again
+    last: PeerStatus
+
+    @property
+    def answering(self) -> bool:
+        """Whether the peer answered when last asked and is asked again in every request."""
+        return self.last.last_result == "ok" and self.circuit in (None, "closed")
+
+
+def peer_reports(region: Region | None, peers: Iterable[Peer]) -> list[PeerReport]:
+    """Each peer's circuit and last answer, as ``GET /region/status`` and the portal show them."""
+    reports = []
+    for peer in peers:
+        breaker = region.circuits[peer.name] if region is not None else None
+        last = region.status.get(peer.name, PeerStatus()) if region is not None else PeerStatus()
+        reports.append(PeerReport(peer=peer, circuit=breaker.state if breaker else None,
+                                  consecutive_failures=breaker.failures if breaker else 0,
+                                  retry_in=breaker.retry_in() if breaker else 0.0, last=last))
+    return reports
+
+
 @router.get("/status", summary="Each peer's circuit and last answer", dependencies=[READ])
 async def region_status(request: Request) -> dict[str, Any]:
     region = _region(request)
-    peers = []
-    for peer in await peer_store(request).all():
-        breaker = region.circuits[peer.name]
-        last = region.status.get(peer.name, PeerStatus())
-        peers.append({
-            "name": peer.name,
-            "base_url": peer.base_url,
-            "source": peer.source,
-            "circuit": breaker.state,
-            "consecutive_failures": breaker.failures,
-            "retry_in": round(breaker.retry_in(), 3),
-            "last_result": last.last_result,
-            "last_at": last.last_at.isoformat() if last.last_at else None,
-            "last_ok_at": last.last_ok_at.isoformat() if last.last_ok_at else None,
-            "last_duration_ms": None if last.last_duration_ms is None else round(last.last_duration_ms, 3),
-        })
+    peers = [{
+        "name": report.peer.name,
+        "base_url": report.peer.base_url,
+        "source": report.peer.source,
+        "circuit": report.circuit,
+        "consecutive_failures": report.consecutive_failures,
+        "retry_in": round(report.retry_in, 3),
+        "last_result": report.last.last_result,
+        "last_at": report.last.last_at.isoformat() if report.last.last_at else None,
+        "last_ok_at": report.last.last_ok_at.isoformat() if report.last.last_ok_at else None,
+        "last_duration_ms": None if report.last.last_duration_ms is None else round(report.last.last_duration_ms, 3),
+    } for report in peer_reports(region, await peer_store(request).all())]
     return {"city": request.app.state.settings.city, "peers": peers}

@@ -1,6 +1,7 @@
-"""The permit pages' maps as GeoJSON (RFC 7946, WGS84): parcels and zoning areas of the digital
-twin (NGSI-LD entities of the types the permit check publishes), a plan's footprint and the
-evidence of a decision (EPSG:28992 in the permit-decision PPI, projected here).
+"""The permit pages' maps as GeoJSON (RFC 7946, WGS84): on the form, parcels, zoning areas and
+buildings of the digital twin (NGSI-LD entities of the types the permit check publishes); on a
+decision, the site the check decided on (its footprint, parcel, zoning areas and evidence, as the
+permit check answers them in WGS84).
 
 Plain functions: what the twin answered in, features for the map and its text alternative out.
 """
@@ -9,14 +10,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from functools import cache
+from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import orjson
 import shapely
-from pyproj import Transformer
-from shapely.geometry import box, mapping, shape
+from shapely.geometry import box, shape
 
 OUP = "https://w3id.org/oup/vocab#"
 PARCEL_TYPE, ZONING_AREA_TYPE, ZONING_PLAN_TYPE = OUP + "Parcel", OUP + "ZoningArea", OUP + "ZoningPlan"
@@ -30,8 +29,8 @@ NAME, DESIGNATION = IMRO + "naam", IMRO + "bestemmingshoofdgroep"
 MAX_SPAN = 0.06
 #: Entities of one type on one map (the context broker's largest page).
 MAX_FEATURES = 1000
-#: Degrees around a footprint that the decision map shows (about 100 m).
-SURROUNDINGS = 0.0015
+#: The IMRO2012 kinds of zoning feature the twin publishes as zoning areas (``oup:ZoningArea``).
+ZONING_AREA_KINDS = ("enkelbestemming", "dubbelbestemming")
 
 BBox = tuple[float, float, float, float]
 
@@ -100,50 +99,63 @@ def collection(features: list[dict[str, Any]], *, truncated: bool = False) -> di
     return {"type": "FeatureCollection", "features": features, "truncated": truncated}
 
 
-@cache
-def _rd_to_wgs84() -> Transformer:
-    return Transformer.from_crs("EPSG:28992", "EPSG:4326", always_xy=True)
-
-
-def to_wgs84(geometry: Mapping[str, Any], crs: str) -> dict[str, Any]:
-    """A GeoJSON geometry in ``crs`` (EPSG:28992 or EPSG:4326) as WGS84 GeoJSON, to about 1 cm."""
-    projected = shape(geometry)
-    if crs == "EPSG:28992":
-        transformer = _rd_to_wgs84()
-        projected = shapely.transform(projected, lambda xy: _columns(transformer.transform(xy[:, 0], xy[:, 1])))
-    return mapping(shapely.set_precision(projected, 1e-7))
-
-
-def _columns(pair: tuple[Any, Any]) -> np.ndarray:
-    return np.column_stack(pair)
-
-
-def site_footprint(site: Mapping[str, Any]) -> dict[str, Any] | None:
-    """The plan's footprint (WGS84) in a check's site (``GET /v1/checks/{id}/site``), if it has one."""
-    for feature in site.get("features") or []:
-        if isinstance(feature, dict) and (feature.get("properties") or {}).get("layer") == "footprint":
-            return feature.get("geometry")
-    return None
-
-
-def evidence_features(decision: Mapping[str, Any], lang: str) -> list[dict[str, Any]]:
-    """One feature per rule result with evidence geometry, labelled with the rule's title."""
-    return [{"type": "Feature", "geometry": to_wgs84(result["evidence"], "EPSG:28992"),
-             "properties": {"kind": "evidence", "label": result["title"][lang], "rule": result["rule"],
-                            "verdict": result["verdict"]}}
-            for result in decision.get("results", []) if result.get("evidence")]
-
-
-def around(geometries: Iterable[Mapping[str, Any]]) -> BBox | None:
-    """The box that holds ``geometries`` (WGS84) with :data:`SURROUNDINGS` around; None when empty."""
+def extent(geometries: Iterable[Mapping[str, Any]]) -> BBox | None:
+    """``west, south, east, north`` of ``geometries`` (WGS84); None when there are none."""
     shapes = [shape(g) for g in geometries]
     if not shapes:
         return None
-    west, south, east, north = shapely.union_all(shapes).bounds
-    return (west - SURROUNDINGS, south - SURROUNDINGS, east + SURROUNDINGS, north + SURROUNDINGS)
+    west, south, east, north = (float(n) for n in shapely.total_bounds(shapes))
+    return west, south, east, north
 
 
-def touching(features: Iterable[dict[str, Any]], geometry: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The features that overlap ``geometry`` (the parcels and zoning areas a footprint stands on)."""
+@dataclass(frozen=True)
+class DecisionMap:
+    """A decision's map and its text alternative: the features drawn, the footprint (if the plan
+    had one), the parcel and zoning areas under it, and the evidence."""
+
+    drawn: dict[str, Any]
+    footprint: dict[str, Any] | None
+    under: list[dict[str, Any]]
+    evidence: list[dict[str, Any]]
+
+
+def decision_map(site: Mapping[str, Any], titles: Mapping[str, str], footprint_label: str) -> DecisionMap:
+    """The map of a check from its site (``GET /v1/checks/{id}/site``, WGS84): the footprint, the
+    parcel and zoning areas the check used, and each rule's evidence labelled with ``titles[rule]``."""
+    drawn: list[dict[str, Any]] = []
+    footprint: dict[str, Any] | None = None
+    for feature in site.get("features") or []:
+        if not isinstance(feature, Mapping) or not isinstance(feature.get("geometry"), Mapping):
+            continue
+        geometry, properties = feature["geometry"], feature.get("properties") or {}
+        layer = properties.get("layer")
+        if layer == "footprint":
+            footprint = dict(geometry)
+            drawn.append(_site_feature(geometry, "footprint", footprint_label))
+        elif layer == "parcel":
+            drawn.append(_site_feature(geometry, "parcel", str(properties.get("reference") or "")))
+        elif layer == "zoning" and properties.get("kind") in ZONING_AREA_KINDS:
+            zoning = _site_feature(geometry, "zoning", str(properties.get("name") or properties.get("id") or ""))
+            zoning["properties"]["designation"] = properties.get("designation") or ""
+            drawn.append(zoning)
+        elif layer == "evidence":
+            rule = str(properties.get("rule") or "")
+            drawn.append(_site_feature(geometry, "evidence", titles.get(rule, rule), rule=rule,
+                                       verdict=properties.get("verdict")))
+    order = {"zoning": 0, "parcel": 1, "footprint": 2, "evidence": 3}
+    drawn.sort(key=lambda f: order[f["properties"]["kind"]])
+    under = _touching([f for f in drawn if f["properties"]["kind"] in ("parcel", "zoning")], footprint)
+    return DecisionMap(collection(drawn), footprint, under,
+                       [f for f in drawn if f["properties"]["kind"] == "evidence"])
+
+
+def _site_feature(geometry: Mapping[str, Any], kind: str, label: str, **more: Any) -> dict[str, Any]:
+    return {"type": "Feature", "geometry": dict(geometry), "properties": {"kind": kind, "label": label, **more}}
+
+
+def _touching(features: list[dict[str, Any]], geometry: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+    """The features that overlap ``geometry`` (the parcel and zoning areas a footprint stands on)."""
+    if geometry is None:
+        return []
     footprint = shape(geometry)
     return [f for f in features if shape(f["geometry"]).intersects(footprint)]

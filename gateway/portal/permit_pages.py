@@ -8,14 +8,20 @@ permit check refuses (a 4xx problem) shows the form again with the problem quote
 
 from __future__ import annotations
 
+import asyncio
+import math
+import time
+from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 import orjson
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from starlette.datastructures import UploadFile
 from starlette.responses import HTMLResponse, Response
 
-from gateway.portal import permit_map
+from gateway.portal import permit_map, replies
+from gateway.portal.conformance_pages import REPORT_POLICY
 from gateway.portal.pages import Page
 from gateway.portal.permit_decision import VERDICT_CLASS, rule_rows, when
 from gateway.portal.permit_plan import (
@@ -28,7 +34,7 @@ from gateway.portal.permit_plan import (
     media_type_of,
     plan_from_form,
 )
-from gateway.portal.upstream import Platform
+from gateway.portal.upstream import Platform, UpstreamError
 
 router = APIRouter(include_in_schema=False)
 
@@ -36,6 +42,10 @@ CHECKS = "/permit-check/v1/checks"
 ENTITIES = "/ngsi-ld/v1/entities"
 SUBMIT = "permit:submit"
 PAGE_SIZE = 20
+#: The last page of past checks the list goes to (the permit check's offsets stay 32-bit).
+MAX_PAGE = 2**31 // PAGE_SIZE
+#: Seconds the form map's start view (the middle of the zoning plans) is kept; pages of plans read for it.
+START_TTL, MAX_PLAN_PAGES = 300.0, 100
 #: Permit-check problem pointers -> the drawing form's field that holds that member.
 POINTER_FIELDS = {"footprint": "footprint", "height": "height", "eavesHeight": "eavesHeight",
                   "storeysAboveGround": "storeysAboveGround", "functions": "grossFloorArea", "dwellings": "dwellings",
@@ -62,15 +72,34 @@ async def permit_form(request: Request) -> Response:
 async def _form(page: Page, platform: Platform, *, status: int = 200, how: str = "draw",
                 errors: list[FieldError] | None = None, problem: str = "", values: dict[str, str] | None = None,
                 ) -> Response:
-    plans = await platform.get_json(ENTITIES, params={"type": permit_map.ZONING_PLAN_TYPE, "limit": "100",
-                                                      "pick": "id,location"})
-    start = permit_map.around(e["location"]["value"] for e in plans if isinstance(e.get("location"), dict))
     messages = {e.field: page.t(e.key, **e.params) for e in errors or []}
     return page.render("permits/form.html", status=status, how=how, errors=errors or [], messages=messages,
                        problem=problem, values=values or {},
                        function_options=[(f, page.t(f"permits.function.{f}")) for f in FUNCTIONS],
                        roof_options=[(r, page.t(f"permits.roof.{r}")) for r in ROOF_TYPES],
-                       accept=ACCEPT, start=_start_view(start), max_mb=_max_upload_mb(page.request))
+                       accept=ACCEPT, start=await _start(page.request, platform), max_mb=_max_upload_mb(page.request))
+
+
+@dataclass
+class _Start:
+    """The form map's start view, kept for :data:`START_TTL` seconds by each gateway."""
+
+    view: str = ""
+    until: float = -math.inf
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+
+async def _start(request: Request, platform: Platform) -> str:
+    state = request.app.state
+    start: _Start | None = getattr(state, "permit_start", None)
+    if start is None:
+        start = state.permit_start = _Start()
+    clock = getattr(state, "clock", time.monotonic)
+    async with start.lock:  # one gateway asks the twin once, however many forms are opened meanwhile
+        if start.until <= clock():
+            start.view = _start_view(permit_map.extent(await _plan_locations(platform)))
+            start.until = clock() + START_TTL
+    return start.view
 
 
 def _start_view(area: permit_map.BBox | None) -> str:
@@ -82,6 +111,19 @@ def _start_view(area: permit_map.BBox | None) -> str:
     half = permit_map.MAX_SPAN / 8
     x, y = (west + east) / 2, (south + north) / 2
     return ",".join(f"{v:.6f}" for v in (x - half, y - half / 2, x + half, y + half / 2))
+
+
+async def _plan_locations(platform: Platform) -> list[dict[str, Any]]:
+    """The locations of every zoning plan in the twin, page by page (at most :data:`MAX_PLAN_PAGES`)."""
+    found: list[dict[str, Any]] = []
+    for number in range(MAX_PLAN_PAGES):
+        plans = await platform.get_json(ENTITIES, params={
+            "type": permit_map.ZONING_PLAN_TYPE, "pick": "id,location", "limit": str(permit_map.MAX_FEATURES),
+            "offset": str(number * permit_map.MAX_FEATURES)})
+        found += [e["location"]["value"] for e in plans if isinstance(e.get("location"), dict)]
+        if len(plans) < permit_map.MAX_FEATURES:
+            break
+    return found
 
 
 @router.get("/permits/map.geojson")
@@ -97,20 +139,16 @@ async def map_features(request: Request, bbox: str = "") -> Response:
                                                                       "location": "query"}]}),
                         status_code=400, media_type="application/problem+json")
     platform = await page.platform()
-    parcels, zoning = await _surroundings(platform, area)
-    buildings = permit_map.building_features(await platform.get_json(ENTITIES, params=permit_map.geo_query(
-        permit_map.BUILDING_TYPE, area, [])))
+    parcels, zoning, buildings = await asyncio.gather(*(
+        platform.get_json(ENTITIES, params=permit_map.geo_query(kind, area, attributes)) for kind, attributes in (
+            (permit_map.PARCEL_TYPE, [permit_map.REFERENCE]),
+            (permit_map.ZONING_AREA_TYPE, [permit_map.NAME, permit_map.DESIGNATION]),
+            (permit_map.BUILDING_TYPE, []))))
+    parcels, zoning = permit_map.parcel_features(parcels), permit_map.zoning_features(zoning)
+    buildings = permit_map.building_features(buildings)
     truncated = max(len(parcels), len(zoning), len(buildings)) >= permit_map.MAX_FEATURES
     return Response(orjson.dumps(permit_map.collection(zoning + parcels + buildings, truncated=truncated)),
                     media_type="application/geo+json", headers={"cache-control": "private, max-age=60"})
-
-
-async def _surroundings(platform: Platform, area: permit_map.BBox) -> tuple[list[dict], list[dict]]:
-    parcels = await platform.get_json(ENTITIES, params=permit_map.geo_query(
-        permit_map.PARCEL_TYPE, area, [permit_map.REFERENCE]))
-    zoning = await platform.get_json(ENTITIES, params=permit_map.geo_query(
-        permit_map.ZONING_AREA_TYPE, area, [permit_map.NAME, permit_map.DESIGNATION]))
-    return permit_map.parcel_features(parcels), permit_map.zoning_features(zoning)
 
 
 @router.post("/permits/checks")
@@ -120,8 +158,7 @@ async def submit(request: Request) -> Response:
         return refused
     form = await request.form()
     if not page.csrf_valid(form):
-        return page.render("error.html", status=403, heading=page.t("form.expired"),
-                           detail=page.t("form.expired_detail"))
+        return replies.form_expired(page)
     platform = await page.platform()
     how = "upload" if form.get("how") == "upload" else "draw"
     values = {name: str(form.get(name, ""))[:20_000] for name in (*_DRAW_FIELDS, "object")}
@@ -182,15 +219,31 @@ def _problem(response: Any, how: str) -> tuple[str, list[FieldError]]:
 
 
 @router.get("/permits/checks")
-async def past_checks(request: Request, offset: int = 0) -> Response:
+async def past_checks(request: Request, page_text: str = Query("1", alias="page")) -> Response:
     page = Page(request)
     if refused := _refused(page):
         return refused
-    offset = max(0, min(offset, 2**31 - 1))
-    platform = await page.platform()
-    found = await platform.get_json(CHECKS, params={"limit": PAGE_SIZE, "offset": offset})
-    return page.render("permits/list.html", items=found["items"], total=found["total"], offset=offset,
-                       size=PAGE_SIZE, when=when, verdict_class=VERDICT_CLASS)
+    number = replies.page_number(page_text, MAX_PAGE)
+    found = {"items": [], "total": 0}
+    if number is not None:
+        platform = await page.platform()
+        found = await platform.get_json(CHECKS, params={"limit": PAGE_SIZE, "offset": (number - 1) * PAGE_SIZE})
+    if number is None or (number > 1 and not found["items"]):
+        return page.render("permits/list.html", status=400, items=[], total=found["total"], number=1,
+                           size=PAGE_SIZE, when=when, verdict_class=VERDICT_CLASS,
+                           error=page.t("permits.list.bad_page", page=page_text[:20]))
+    return page.render("permits/list.html", items=found["items"], total=found["total"], number=number,
+                       size=PAGE_SIZE, when=when, verdict_class=VERDICT_CLASS, error=None)
+
+
+def _check_path(check_id: str) -> str | None:
+    """The permit check's path of a check, its id quoted as one path segment; None for an id that
+    names no check (``.`` and ``..`` are not segments a URL keeps)."""
+    return None if check_id in (".", "..") else f"{CHECKS}/{quote(check_id, safe='')}"
+
+
+def _no_check(page: Page, check_id: str) -> Response:
+    return replies.not_found(page, page.t("permits.decision.missing", id=check_id[:100]))
 
 
 @router.get("/permits/checks/{check_id}")
@@ -198,36 +251,39 @@ async def decision_page(request: Request, check_id: str) -> Response:
     page = Page(request)
     if refused := _refused(page):
         return refused
+    if (path := _check_path(check_id)) is None:
+        return _no_check(page, check_id)
     platform = await page.platform()
-    decision = await platform.get_json(f"{CHECKS}/{check_id}")
-    features = permit_map.evidence_features(decision, page.lang)
-    site = await platform.get_json(f"{CHECKS}/{check_id}/site")
-    footprint = permit_map.site_footprint(site)
-    shown = [footprint] if footprint else [f["geometry"] for f in features]
-    area = permit_map.around(shown)
-    parcels: list[dict] = []
-    zoning: list[dict] = []
-    if area is not None:
-        parcels, zoning = await _surroundings(platform, area)
-    if footprint:
-        features.insert(0, {"type": "Feature", "geometry": footprint,
-                            "properties": {"kind": "footprint", "label": page.t("permits.map.footprint")}})
-    under = permit_map.touching(parcels + zoning, footprint) if footprint else []
-    drawn = permit_map.collection(zoning + parcels + features)
-    return page.render("permits/decision.html", check_id=check_id, decision=decision,
-                       rows=rule_rows(decision, page.lang), when=when, verdict_class=VERDICT_CLASS,
-                       features=orjson.dumps(drawn).decode() if area else "", under=under, evidence=features,
-                       has_footprint=footprint is not None)
+    decision, site = await asyncio.gather(platform.call("GET", path, ok=(200, 404)),
+                                          platform.call("GET", f"{path}/site", ok=(200, 404)))
+    if decision.status_code == 404 or site.status_code == 404:
+        return _no_check(page, check_id)
+    decision, site = decision.json(), site.json()
+    rows = rule_rows(decision, page.lang)
+    shown = permit_map.decision_map(site, {row.rule: row.title for row in rows}, page.t("permits.map.footprint"))
+    return page.render("permits/decision.html", check_id=check_id, decision=decision, rows=rows, when=when,
+                       verdict_class=VERDICT_CLASS, features=orjson.dumps(shown.drawn).decode()
+                       if shown.drawn["features"] else "", under=shown.under, evidence=shown.evidence,
+                       has_footprint=shown.footprint is not None)
 
 
 @router.get("/permits/checks/{check_id}/report")
 async def printable_report(request: Request, check_id: str) -> Response:
     """The permit check's printable report, fetched with the person's token (a plain link to the
-    API would carry none) and shown as it is, in the page's language."""
+    API would carry none) and served, in the page's language, as a sandboxed document of its own."""
     page = Page(request)
     if refused := _refused(page):
         return refused
+    if (path := _check_path(check_id)) is None:
+        return _no_check(page, check_id)
     platform = await page.platform()
-    report = await platform.call("GET", f"{CHECKS}/{check_id}.html", params={"lang": page.lang},
-                                 headers={"accept": "text/html"}, ok=(200,))
-    return HTMLResponse(report.text, headers={"content-language": page.lang, "cache-control": "no-store"})
+    report = await platform.call("GET", f"{path}.html", params={"lang": page.lang}, headers={"accept": "text/html"},
+                                 ok=(200, 404))
+    if report.status_code == 404:
+        return _no_check(page, check_id)
+    media_type = report.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media_type != "text/html":
+        raise UpstreamError(502, f"GET {path}.html", f"the report came as {media_type or 'no media type'}, not HTML")
+    return HTMLResponse(report.text, headers={
+        "content-security-policy": REPORT_POLICY, "x-content-type-options": "nosniff", "referrer-policy": "no-referrer",
+        "content-language": page.lang, "cache-control": "no-store"})

@@ -17,7 +17,9 @@ from starlette.responses import Response
 from gateway.peers import peer_store
 from gateway.portal import region_view as view
 from gateway.portal.pages import Page
+from gateway.portal.replies import page_number as page_number_of
 from gateway.portal.upstream import Platform, UpstreamError
+from gateway.region import peer_reports
 
 router = APIRouter(include_in_schema=False)
 
@@ -25,15 +27,18 @@ PAGE_SIZE = 20
 #: Longest search text accepted (an id pattern or a name part).
 MAX_TEXT = 200
 TABS = ("entities", "datasets")
+#: The scope of ``GET /region/status``: who may see how this platform reaches each peer.
+STATUS_SCOPE = "context:read"
 
 
 @router.get("/cities")
 async def cities(request: Request) -> Response:
     page = Page(request)
     settings = request.app.state.settings
-    shown = view.cities(settings.city, settings.upstreams(), await peer_store(request).all(),
-                        getattr(request.app.state, "region", None))
-    return page.render("region/cities.html", cities=shown, reason_key=view.reason_key)
+    reports = peer_reports(getattr(request.app.state, "region", None), await peer_store(request).all())
+    detailed = page.person is not None and STATUS_SCOPE in page.person.scopes
+    shown = view.cities(settings.city, settings.upstreams(), reports, detailed=detailed)
+    return page.render("region/cities.html", cities=shown, detailed=detailed, reason_key=view.reason_key)
 
 
 @router.get("/cities/search")
@@ -43,11 +48,15 @@ async def search(request: Request, tab: str = "entities", type: str = "", text: 
     tab = tab if tab in TABS else "entities"
     # The region answers at most region_max_window results: the pager stays within them.
     last = max(1, request.app.state.settings.region_max_window // PAGE_SIZE)
-    number = int(page_number) if page_number.isdigit() and 0 < int(page_number) <= last else 1
+    number = page_number_of(page_number, last)
     text, q = text.strip()[:MAX_TEXT], q.strip()[:MAX_TEXT]
-    context: dict[str, Any] = {"tab": tab, "type": type, "text": text, "q": q, "number": number, "types": [],
+    context: dict[str, Any] = {"tab": tab, "type": type, "text": text, "q": q, "number": number or 1, "types": [],
                                "groups": [], "outcome": None, "error": None, "total": None, "searched": False,
-                               "reason_key": view.reason_key, "page_size": PAGE_SIZE, "last": last}
+                               "reason_key": view.reason_key, "page_size": PAGE_SIZE, "last": last,
+                               "bad_page": number is None}
+    if number is None:
+        context["error"] = page.t("region.search.bad_page", page=page_number[:20], last=last)
+        return page.render("region/search.html", status=400, **context)
     platform = await page.platform()
     if tab == "entities":
         if page.person is not None:

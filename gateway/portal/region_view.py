@@ -1,10 +1,12 @@
 """What the region pages show, shaped from the gateway's own state and the region APIs' answers.
 
-The cities and their status are read from this gateway's state (its settings, its federation
-peers and the region's circuit breakers), as ``GET /region/status`` reads them: that API needs
-``context:read``, but which cities a platform federates with and whether they answer is what
-every visitor of the region page is told. Search results come from ``/region/...`` answers,
-whose ``OUP-Region-Answered`` / ``OUP-Region-Failed`` headers say which cities answered.
+The cities and their status are this gateway's own (``gateway.region.peer_reports``, which
+``GET /region/status`` answers with ``context:read``): every visitor is told which cities the
+platform federates with, whether they answer and when they last did; how a peer is reached
+(its address, circuit, access and last failure) only a person who may read that status.
+
+Search results come from ``/region/...`` answers, whose ``OUP-Region-Answered`` /
+``OUP-Region-Failed`` headers say which cities answered.
 """
 
 from __future__ import annotations
@@ -16,9 +18,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from gateway.peers import Peer
-from gateway.portal import marketplace_view
-from gateway.region import PeerStatus, Region
+from gateway.portal import links, marketplace_view
+from gateway.region import PeerReport
 
 #: What this city routes, by upstream name, in the order the page lists it.
 SERVED = ("context", "marketplace", "permit-check")
@@ -30,37 +31,46 @@ _FAILED = re.compile(r'\s*([^;,\s]+)\s*;\s*reason="([^"]*)"\s*(?:,|$)')
 
 
 @dataclass(frozen=True)
+class Connection:
+    """How this gateway reaches a peer: for people who may read the region's status (``context:read``)."""
+
+    url: str
+    link: str | None  # the address when it is an http(s) one
+    circuit: str | None  # closed, open or half-open
+    auth: str | None  # how this gateway is let in: token-exchange, client-credentials or None
+    last_result: str | None  # "ok", a failure reason, or None: not asked yet
+    last_at: datetime | None
+    retry_in: int  # whole seconds until an open circuit is tried again
+
+
+@dataclass(frozen=True)
 class City:
-    """A city of the region as the page shows it; ``here``: this platform itself."""
+    """A city of the region as the page shows it; ``here``: this platform itself. Every visitor
+    sees whether a peer answers and when it last did; ``connection`` only a reader of the status."""
 
     name: str
     title: str | None
-    url: str
     here: bool
     serves: tuple[str, ...]
-    circuit: str | None = None  # closed, open or half-open (peers only)
-    auth: str | None = None  # how this gateway is let in: token-exchange, client-credentials or None
-    last_result: str | None = None  # "ok", a failure reason, or None: not asked yet
-    last_at: datetime | None = None
+    asked: bool = False
+    answering: bool = False
     last_ok_at: datetime | None = None
-    retry_in: int = 0  # whole seconds until an open circuit is tried again
+    connection: Connection | None = None
 
 
-def cities(city: str, own_upstreams: Mapping[str, str], peers: Iterable[Peer], region: Region | None) -> list[City]:
-    """This city first, then every peer by name, with its circuit and its last answer."""
-    own = City(name=city, title=None, url="", here=True,
-               serves=tuple(name for name in SERVED if name in own_upstreams))
-    shown = [own]
-    for peer in peers:
-        status = region.status.get(peer.name, PeerStatus()) if region is not None else PeerStatus()
-        breaker = region.circuits[peer.name] if region is not None else None
-        shown.append(City(
-            name=peer.name, title=peer.document.get("title"), url=peer.base_url, here=False, serves=PEER_SERVES,
-            circuit=breaker.state if breaker is not None else None,
-            auth=peer.auth.get("method") if peer.auth else None,
-            last_result=status.last_result, last_at=status.last_at, last_ok_at=status.last_ok_at,
-            retry_in=math.ceil(breaker.retry_in()) if breaker is not None else 0,
-        ))
+def cities(city: str, own_upstreams: Mapping[str, str], reports: Iterable[PeerReport], *,
+           detailed: bool) -> list[City]:
+    """This city first, then every peer by name; with ``detailed``, how each peer is reached."""
+    shown = [City(name=city, title=None, here=True, serves=tuple(name for name in SERVED if name in own_upstreams))]
+    for report in reports:
+        peer, last = report.peer, report.last
+        connection = Connection(
+            url=peer.base_url, link=links.web_link(peer.base_url), circuit=report.circuit, auth=peer.auth.get("method") if peer.auth else None,
+            last_result=last.last_result, last_at=last.last_at, retry_in=math.ceil(report.retry_in),
+        ) if detailed else None
+        shown.append(City(name=peer.name, title=peer.document.get("title"), here=False, serves=PEER_SERVES,
+                          asked=last.last_result is not None, answering=report.answering,
+                          last_ok_at=last.last_ok_at, connection=connection))
     return shown
 
 
@@ -137,8 +147,7 @@ def dataset(node: Mapping[str, Any], lang: str, own_city: str) -> Dataset:
     own = node.get("city") == own_city
     return Dataset(title=marketplace_view.text(node.get("title"), lang) or iri,
                    description=marketplace_view.excerpt(marketplace_view.text(node.get("description"), lang)),
-                   link=f"/data/{marketplace_view.dataset_id(iri)}" if own
-                   else iri if iri.startswith(("https://", "http://")) else None)
+                   link=links.dataset_page(marketplace_view.dataset_id(iri)) if own else links.web_link(iri))
 
 
 def id_pattern(text: str) -> str:

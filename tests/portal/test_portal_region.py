@@ -10,6 +10,7 @@ import re
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,12 +25,13 @@ from serving import closed_port, free_port, served
 
 import mims.identity.service
 import ppi_schemas
+from gateway.peers import Peer
 from gateway.portal import region_view
+from gateway.region import PeerReport, PeerStatus
 from gateway.service import create_app as create_gateway
 from mims.context.service import create_app as create_context
 from mims.identity.admin import first_start
 from mims.marketplace.service import create_app as create_marketplace
-from tests.gateway.test_gateway_portal import Platform as SignIn
 from tests.gateway.test_gateway_portal import _signed_in
 
 PARKING = "OffStreetParking"
@@ -103,7 +105,7 @@ def region(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Region]:
 
 
 def _signed_in_client(region: Region, next_path: str) -> httpx.Client:
-    http, back = _signed_in(SignIn(region.gateway, region.identity, region.password), next_path)
+    http, back = _signed_in(region, next_path)  # type: ignore[arg-type]  # it reads gateway and password
     assert back.status_code == 303, back.text
     http.cookies.set("oup_lang", "en")
     return http
@@ -131,6 +133,29 @@ def test_a_plain_platform_is_a_single_city_and_says_how_to_run_a_region(tmp_path
     assert "digital twin (NGSI-LD)" in page.text
 
 
+def test_dataset_links_are_this_portal_s_quoted_pages_or_web_addresses() -> None:
+    own = region_view.dataset({"@id": "https://rotterdam.example/datasets/a b?c#d", "city": "rotterdam"}, "en",
+                              "rotterdam")
+    assert own.link == "/data/a%20b%3Fc%23d"
+    assert region_view.dataset({"@id": "javascript:alert(1)", "city": "delft"}, "en", "rotterdam").link is None
+    assert region_view.dataset({"@id": "https://delft.example/d/1", "city": "delft"}, "en", "rotterdam").link == \
+        "https://delft.example/d/1"
+
+
+def test_every_visitor_is_told_whether_a_peer_answers_and_a_status_reader_how_it_is_reached() -> None:
+    peer = Peer.from_document({"name": "delft", "base_url": "http://delft.internal:8000", "issuer": "http://x",
+                               "auth": {"method": "client-credentials"}}, "file")
+    failed = PeerReport(peer, "open", 3, 12.2, PeerStatus(last_result="timeout", last_at=datetime.now(UTC)))
+    public = region_view.cities("rotterdam", {"context": "http://c"}, [failed], detailed=False)
+    assert [c.name for c in public] == ["rotterdam", "delft"]
+    assert public[1].asked and not public[1].answering and public[1].connection is None
+    [_, shown] = region_view.cities("rotterdam", {}, [failed], detailed=True)
+    assert shown.connection is not None
+    assert (shown.connection.url, shown.connection.link) == ("http://delft.internal:8000", "http://delft.internal:8000")
+    connection = shown.connection
+    assert (connection.circuit, connection.auth, connection.retry_in) == ("open", "client-credentials", 13)
+
+
 def test_the_cities_page_shows_each_peer_and_its_last_answer(region: Region) -> None:
     with httpx.Client(base_url=region.gateway, cookies={"oup_lang": "en"}) as http:
         before = http.get("/cities")
@@ -141,8 +166,30 @@ def test_the_cities_page_shows_each_peer_and_its_last_answer(region: Region) -> 
     assert set(rows) == {"rotterdam", "Den Haag", "leiden"}
     assert "this platform" in rows["rotterdam"] and "data catalogue" in rows["rotterdam"]
     assert "Not asked yet" in before.text
-    assert "Answered at" in rows["Den Haag"]
+    # Every visitor: whether a city answers and when it last did; not how this platform reaches it.
+    assert "Yes" in rows["Den Haag"] and re.search(r"<td>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC</td>", rows["Den Haag"])
+    assert "Not at the moment" in rows["leiden"]
+    assert "127.0.0.1" not in after.text and "could not be reached" not in after.text
+    assert "Asked in every search" not in after.text and "without a token" not in after.text
+    # A person who may read the region's status (context:read) sees that too.
+    http = _signed_in_client(region, "/cities")
+    try:
+        detailed = http.get("/cities")
+    finally:
+        http.close()
+    rows = dict(re.findall(r'<th scope="row">([^<(]+?)(?: \([a-z-]+\))?</th>(.*?)</tr>', detailed.text, re.DOTALL))
+    assert "Answered at" in rows["Den Haag"] and "without a token (open data only)" in rows["Den Haag"]
     assert "Did not answer at" in rows["leiden"] and "it could not be reached" in rows["leiden"]
+    assert re.search(r'<a href="http://127\.0\.0\.1:\d+">', rows["Den Haag"])
+
+
+def test_a_search_page_that_does_not_exist_is_said_on_the_page(region: Region) -> None:
+    with httpx.Client(base_url=region.gateway, cookies={"oup_lang": "en"}) as http:
+        for number in ("²", "0", "x", "100000"):
+            page = http.get("/cities/search", params={"tab": "datasets", "page": number})
+            assert page.status_code == 400 and 'role="alert"' in page.text, number
+            assert "There is no such page" in page.text and f"There is no page &#34;{number}&#34;" in page.text
+            assert "From rotterdam" not in page.text
 
 
 def test_the_catalogue_search_groups_datasets_by_city_and_names_the_city_that_is_down(region: Region) -> None:
