@@ -14,8 +14,15 @@ from fastapi import FastAPI, Request
 from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 
-from gateway.portal import conformance_pages, home, marketplace_pages, permit_pages, region_pages, signin
-from gateway.portal.oauth import Portal
+from gateway.portal import (
+    conformance_pages,
+    home,
+    marketplace_pages,
+    permit_pages,
+    region_pages,
+    signin,
+)
+from gateway.portal.oauth import IdentityUnavailable, Portal
 from gateway.portal.pages import Page, SignInRequired, return_path
 from gateway.portal.sessions import SessionStore
 from gateway.portal.upstream import UpstreamError, self_client
@@ -29,6 +36,7 @@ def install(app: FastAPI) -> None:
     app.mount("/assets", StaticFiles(directory=STATIC), name="portal-assets")
     app.add_exception_handler(SignInRequired, _sign_in)
     app.add_exception_handler(UpstreamError, _upstream_error)
+    app.add_exception_handler(IdentityUnavailable, _identity_unavailable)
 
 
 @asynccontextmanager
@@ -52,9 +60,13 @@ async def _upstream_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, UpstreamError)
     page = Page(request)
     if exc.status == 401:
+        if not exc.authorized:
+            return page.redirect("/auth/login?" + urlencode({"next": return_path(request)}))
+        # Refused although just checked or refreshed: signing in again could end here again, in a loop.
         if page.session is not None:
-            page.session.signed_out()
-        return page.redirect("/auth/login?" + urlencode({"next": return_path(request)}))
+            page.session.expires_at = 0.0  # the next page asks for a new token first
+        return page.render("error.html", status=401, heading=page.t("error.unauthorized"),
+                           detail=page.t("error.unauthorized_detail"))
     if exc.status == 403:
         return page.render("error.html", status=403, heading=page.t("error.forbidden"), detail=exc.detail)
     if exc.status == 404:
@@ -63,3 +75,10 @@ async def _upstream_error(request: Request, exc: Exception) -> Response:
         return page.render("error.html", status=exc.status, heading=page.t("error.refused"), detail=exc.detail)
     return page.render("error.html", status=502, heading=page.t("error.unavailable"),
                        detail=f"{exc.what}: {exc.detail}")
+
+
+async def _identity_unavailable(request: Request, exc: Exception) -> Response:
+    """A token could not be refreshed because the identity MIM does not answer: nobody is signed out."""
+    assert isinstance(exc, IdentityUnavailable)
+    page = Page(request)
+    return page.render("error.html", status=503, heading=page.t("signin.unavailable"), detail=exc.reason)

@@ -15,10 +15,11 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from gateway.portal.i18n import LANGUAGE_COOKIE, LANGUAGES, Words, request_language, words
+from gateway.portal.i18n import LANGUAGES, Words, request_language, words
 from gateway.portal.oauth import Portal, fresh_access_token
-from gateway.portal.sessions import Person, Session, remember
+from gateway.portal.sessions import Person, Session, https, remember
 from gateway.portal.upstream import Platform
+from mims.kit import languages
 
 _TEMPLATES = Environment(
     loader=FileSystemLoader(Path(__file__).with_name("templates")),
@@ -26,16 +27,19 @@ _TEMPLATES = Environment(
     undefined=StrictUndefined,
     trim_blocks=True,
     lstrip_blocks=True,
+    auto_reload=False,  # templates are part of the release: no stat per render
 )
 
-#: The sections in the navigation: path and the key of its name.
-#: The portal's pages load only their own files: no inline script or style, no framing (clickjacking).
+#: The portal's pages load only their own files: no inline script or style, no framing (clickjacking);
+#: forms go to the portal, and on to the identity MIM only by redirect (a form sent after the
+#: session ended leads to sign-in), which ``form-action`` also governs.
+CONTENT_SECURITY_POLICY = ("default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
+                           "frame-ancestors 'none'; form-action 'self'")
 SECURITY_HEADERS = {
-    "content-security-policy": "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
-                               "frame-ancestors 'none'",
     "x-content-type-options": "nosniff",
     "referrer-policy": "same-origin",
 }
+#: The sections in the navigation: path and the key of its name.
 SECTIONS = (("/", "nav.home"), ("/data", "nav.data"), ("/permits", "nav.permits"), ("/cities", "nav.region"),
             ("/certificates", "nav.conformance"))
 
@@ -97,14 +101,15 @@ class Page:
         return self.session is not None and self.session.csrf_valid(form.get("csrf"))
 
     def render(self, template: str, *, status: int = 200, **context: Any) -> HTMLResponse:
+        other_lang = next(lang for lang in LANGUAGES if lang != self.lang)
         html = _TEMPLATES.get_template(template).render(
-            t=self.t, lang=self.lang, other_lang=[lang for lang in LANGUAGES if lang != self.lang][0],
-            other_words=words([lang for lang in LANGUAGES if lang != self.lang][0]),
+            t=self.t, lang=self.lang, other_lang=other_lang, other_words=words(other_lang),
             person=self.person, csrf=self.session.csrf if self.session else "", path=self.request.url.path,
             here=return_path(self.request), sections=SECTIONS, section=_section(self.request.url.path), query=urlencode,
             **context,
         )
-        response = HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
+        csp = " ".join((CONTENT_SECURITY_POLICY, *self.portal.sign_in_origins()))
+        response = HTMLResponse(html, status_code=status, headers={**SECURITY_HEADERS, "content-security-policy": csp})
         response.headers["content-language"] = self.lang
         response.headers["cache-control"] = "no-store" if self.person else "no-cache"
         if self.session is not None:
@@ -119,8 +124,7 @@ class Page:
 
 
 def remember_language(response: Response, lang: str, request: Request) -> None:
-    response.set_cookie(LANGUAGE_COOKIE, lang, max_age=365 * 86_400, httponly=True, samesite="lax",
-                        secure=request.url.scheme == "https", path="/")
+    languages.remember_language(response, lang, secure=https(request))
 
 
 def _section(path: str) -> str:

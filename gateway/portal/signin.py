@@ -7,9 +7,18 @@ from starlette.responses import Response
 
 from gateway.portal import oauth
 from gateway.portal.pages import Page, local_path
-from gateway.portal.sessions import forget
+from gateway.portal.sessions import SIGNIN_COOKIE, browser_id, forget, remember_browser
 
 router = APIRouter(prefix="/auth", include_in_schema=False)
+
+#: What the page says for an error the identity MIM sends back (RFC 6749 4.1.2.1): heading, text,
+#: status. Its ``error_description`` is not shown: anyone can put text in a link to the callback.
+AUTHORIZATION_ERRORS = {
+    "access_denied": ("signin.denied", "signin.denied_detail", 403),
+    "temporarily_unavailable": ("signin.unavailable", "signin.try_later", 503),
+    "server_error": ("signin.unavailable", "signin.try_later", 503),
+}
+REFUSED = ("signin.failed", "signin.refused", 400)
 
 
 def redirect_uri(request: Request) -> str:
@@ -20,35 +29,40 @@ def redirect_uri(request: Request) -> str:
 @router.get("/login")
 async def login(request: Request, next: str | None = None) -> Response:
     page = Page(request)
-    page.session = page.portal.sessions.open(request)
+    browser = browser_id(request)
     try:
-        target = await oauth.authorization_url(page.portal, page.session, redirect_uri=redirect_uri(request),
+        target = await oauth.authorization_url(page.portal, browser, redirect_uri=redirect_uri(request),
                                                next_path=local_path(next), lang=page.lang)
-    except oauth.SignInFailed as exc:
+    except oauth.IdentityUnavailable as exc:
         return page.render("error.html", status=503, heading=page.t("signin.unavailable"), detail=exc.reason)
-    return page.redirect(target)
+    response = page.redirect(target)
+    remember_browser(response, browser, request)
+    return response
 
 
 @router.get("/callback")
 async def callback(request: Request, state: str | None = None, code: str | None = None,
-                   error: str | None = None, error_description: str | None = None) -> Response:
+                   error: str | None = None) -> Response:
     page = Page(request)
-    if page.session is None or state is None:
+    pending = page.portal.pending.take(state, request.cookies.get(SIGNIN_COOKIE)) if state else None
+    if pending is None:
         return page.render("error.html", status=400, heading=page.t("signin.failed"),
                            detail=page.t("signin.expired"))
     if error is not None:
-        page.session.pending.pop(state, None)
-        key = "signin.denied" if error == "access_denied" else "signin.failed"
-        return page.render("error.html", status=400 if error != "access_denied" else 403, heading=page.t(key),
-                           detail=error_description or error)
+        heading, detail, status = AUTHORIZATION_ERRORS.get(error, REFUSED)
+        return page.render("error.html", status=status, heading=page.t(heading), detail=page.t(detail))
     if code is None:
-        return page.render("error.html", status=400, heading=page.t("signin.failed"), detail="no code")
+        return page.render("error.html", status=400, heading=page.t("signin.failed"), detail=page.t("signin.refused"))
     try:
-        next_path = await oauth.complete(page.portal, page.session, state=state, code=code,
-                                         redirect_uri=redirect_uri(request))
+        session = await oauth.complete(page.portal, pending, code=code)
+    except oauth.IdentityUnavailable as exc:
+        return page.render("error.html", status=503, heading=page.t("signin.unavailable"), detail=exc.reason)
     except oauth.SignInFailed as exc:
         return page.render("error.html", status=400, heading=page.t("signin.failed"), detail=exc.reason)
-    return page.redirect(next_path)
+    if page.session is not None:
+        page.portal.sessions.close(page.session)
+    page.session = session
+    return page.redirect(pending.next)
 
 
 @router.post("/logout")

@@ -2,8 +2,9 @@
 
 Each call is an ASGI request to the gateway app (no socket), carrying the signed-in person's
 access token, so the gateway's routing, token and scope checks, grants, PPI validation, audit and
-metering treat the portal as the client it is. An answer the page cannot use becomes
-:class:`UpstreamError`, which the portal shows as an error page in the person's language.
+metering treat the portal as the client it is; and the page request's id (``X-Request-ID``), so
+their log lines and audit records name the page they were made for. An answer the page cannot
+use becomes :class:`UpstreamError`, which the portal shows as an error page in the person's language.
 """
 
 from __future__ import annotations
@@ -15,17 +16,22 @@ import httpx
 import orjson
 from starlette.requests import Request
 
+from mims.kit.logging import current_request_id
+from mims.kit.middleware import REQUEST_ID_HEADER
+
 #: Seconds an API call made for a page may take.
 TIMEOUT = 30.0
 
 
 @dataclass(eq=False)
 class UpstreamError(Exception):
-    """The platform answered ``status`` (0: not at all) to ``what``; ``detail`` says why."""
+    """The platform answered ``status`` (0: not at all) to ``what``; ``detail`` says why;
+    ``authorized``: the call carried the person's access token."""
 
     status: int
     what: str
     detail: str
+    authorized: bool = False
 
     def __str__(self) -> str:
         return f"{self.what}: {self.status} {self.detail}"
@@ -64,12 +70,16 @@ class Platform:
         sent = {**self._headers, **(headers or {})}
         if json is not None:
             content, sent["content-type"] = orjson.dumps(json), sent.get("content-type", "application/json")
+        request_id = current_request_id()
+        if request_id:
+            sent[REQUEST_ID_HEADER.lower()] = request_id
+        authorized = "authorization" in sent
         try:
             response = await self._client.request(method, path, params=params, content=content, headers=sent)
         except httpx.HTTPError as exc:
-            raise UpstreamError(0, f"{method} {path}", str(exc) or type(exc).__name__) from exc
+            raise UpstreamError(0, f"{method} {path}", str(exc) or type(exc).__name__, authorized) from exc
         if response.status_code not in ok:
-            raise UpstreamError(response.status_code, f"{method} {path}", _detail(response))
+            raise UpstreamError(response.status_code, f"{method} {path}", _detail(response), authorized)
         return response
 
     async def get_json(self, path: str, **kwargs: Any) -> Any:

@@ -47,11 +47,11 @@ from mims.identity.authorization_code import AuthorizationCodeGrant, S256CodeCha
 from mims.identity.bruteforce import ClientAuthFailures
 from mims.identity.clients import parse_scopes
 from mims.identity.locales import TEXT, choose_language, scope_words
-from mims.kit.languages import LANGUAGE_COOKIE
 from mims.identity.oidc import IDToken
 from mims.identity.refresh_tokens import RefreshTokenGrant
 from mims.identity.rfc6749 import FormPayload, TokenServer, form_fields
 from mims.identity.users import User, authenticate
+from mims.kit.languages import LANGUAGE_COOKIE, remember_language
 
 #: Seconds a rendered form may be submitted.
 FORM_LIFETIME = 600
@@ -172,7 +172,7 @@ def _page(
     )
     response = HTMLResponse(html, status_code=status, headers={**_SECURITY_HEADERS, **(headers or {})})
     secure, path = uri.startswith("https:"), urlsplit(uri).path
-    response.set_cookie(LANGUAGE_COOKIE, lang, max_age=365 * 86_400, httponly=True, samesite="lax", secure=secure)
+    remember_language(response, lang, secure=secure)
     for name, value in cookies.items():
         response.set_cookie(name, value, path=path, httponly=True, samesite="lax", secure=secure)
     return response

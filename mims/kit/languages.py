@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import re
 
+from starlette.responses import Response
+
 LANGUAGES = ("nl", "en")
 DEFAULT_LANGUAGE = "nl"
 #: The cookie remembering a person's choice; one name for every service of the platform.
 LANGUAGE_COOKIE = "oup_lang"
+#: How long the choice is remembered: a year.
+LANGUAGE_COOKIE_SECONDS = 365 * 86_400
 
 _LANGUAGE_RANGE = re.compile(r"\s*([A-Za-z]{1,8})(?:-[A-Za-z0-9]{1,8})*\s*(?:;\s*q\s*=\s*([01](?:\.\d{0,3})?))?\s*")
 
@@ -34,3 +38,9 @@ def choose_language(asked: str | None, remembered: str | None, accept_language: 
             if quality > 0:
                 ranked.append((-quality, position, match.group(1).lower()))
     return min(ranked)[2] if ranked else DEFAULT_LANGUAGE
+
+
+def remember_language(response: Response, lang: str, *, secure: bool) -> None:
+    """Remember ``lang`` in the browser for every service of the platform (``secure``: only over HTTPS)."""
+    response.set_cookie(LANGUAGE_COOKIE, lang, max_age=LANGUAGE_COOKIE_SECONDS, httponly=True, samesite="lax",
+                        secure=secure, path="/")
