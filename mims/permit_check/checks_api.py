@@ -1,6 +1,12 @@
 """The permit check's HTTP surface: submit a building plan (building-plan JSON, CityJSON or IFC)
 for a check against the zoning in the digital twin, and read past checks as permit-decision
-documents or as a printable HTML report. Every route needs the scope ``permit:submit``."""
+documents, as a printable HTML report or as a site map.
+
+Submitting needs the scope ``permit:submit``; each check keeps its submitter (the token's subject
+and issuer, ``mims.kit.auth.caller``). Reading needs ``permit:submit`` or ``permit:review``: a
+submitter reads its own checks, a reviewer every check, and another's check is 404, as if it did
+not exist. With auth off and no caller named by the gateway (a MIM on a laptop, which only the
+gateway may reach otherwise), submissions have no submitter and every check can be read."""
 
 from __future__ import annotations
 
@@ -13,15 +19,23 @@ from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 import ppi_schemas
-from mims.kit.auth import require_scopes
+from mims.kit.auth import Caller, caller, require_scopes
+from mims.kit.auth.rfc6750 import REALM
 from mims.kit.errors import OrjsonResponse, status_problem
 from mims.kit.problems import ProblemError, ProblemItem
 from mims.permit_check import checks, report, site, twin
-from mims.permit_check.checks_storage import SqlCheckStore, new_id
+from mims.permit_check.checks_storage import (
+    EVERYONE,
+    SqlCheckStore,
+    StoredCheck,
+    Submitter,
+    new_id,
+)
 from mims.permit_check.rules import BUILDING_PLAN
 
 DECISION_PPI = "permit-decision@1.0.0"
 SUBMIT = "permit:submit"
+REVIEW = "permit:review"
 DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE = 20, 100
 MAX_BATCH = 1000
 """Building plans in one batch."""
@@ -29,7 +43,9 @@ MAX_BATCH = 1000
 Municipality = Annotated[str | None, Query(description="Whose rule set applies [default: the service's].",
                                           max_length=64)]
 
-router = APIRouter(prefix="/v1/checks", tags=["checks"], dependencies=[Depends(require_scopes(SUBMIT))])
+router = APIRouter(prefix="/v1/checks", tags=["checks"])
+_SUBMITTING = [Depends(require_scopes(SUBMIT))]
+_READING = [Depends(require_scopes())]  # a valid token (auth on); which scope: reader()
 
 
 @asynccontextmanager
@@ -47,6 +63,28 @@ async def store(request: Request) -> SqlCheckStore:  # async: no worker thread p
 
 Store = Annotated[SqlCheckStore, Depends(store)]
 
+
+async def submitter(who: Annotated[Caller, Depends(caller)]) -> Submitter | None:
+    """Who submits: the caller's subject (a client's own id for client credentials); None when anonymous."""
+    if who.client_id is None:
+        return None
+    return Submitter(who.subject or who.client_id, who.issuer)
+
+
+async def reader(who: Annotated[Caller, Depends(caller)]) -> Submitter | None:
+    """Whose checks the caller reads: :data:`EVERYONE`'s for a reviewer or an anonymous caller (auth
+    off, see the module), else its own; 403 without ``permit:submit`` or ``permit:review``."""
+    if who.anonymous or who.has(REVIEW):
+        return EVERYONE
+    if not who.has(SUBMIT):
+        raise ProblemError(403, "Forbidden", f"reading checks needs scope {SUBMIT} (your own) or {REVIEW} (all)",
+                           headers={"WWW-Authenticate": f'Bearer realm="{REALM}", error="insufficient_scope"'})
+    return await submitter(who)
+
+
+Submitting = Annotated[Submitter | None, Depends(submitter)]
+Reader = Annotated[Submitter | None, Depends(reader)]
+
 _PLAN_SCHEMA = {"schema": ppi_schemas.get(BUILDING_PLAN).schema}
 _FILE = {"schema": {"type": "string", "format": "binary"}}
 _BODY = {
@@ -61,10 +99,12 @@ _BODY = {
 
 
 @router.post("", status_code=201, summary="Check a building plan against the zoning plan, rule by rule",
-             openapi_extra=_BODY, responses={201: {"description": f"The decision (PPI {DECISION_PPI})."}})
+             dependencies=_SUBMITTING, openapi_extra=_BODY,
+             responses={201: {"description": f"The decision (PPI {DECISION_PPI})."}})
 async def submit_check(
     request: Request,
     storage: Store,
+    by: Submitting,
     municipality: Municipality = None,
     crs: Annotated[str | None, Query(description="CityJSON: the CRS when the file names none, e.g. EPSG:7415.",
                                      max_length=200)] = None,
@@ -82,7 +122,7 @@ async def submit_check(
     checked = await checks.check_plan(request.app.state.http, settings.context_url, plan, ruleset)
     check_id = new_id()
     decision = {"id": check_id, **checked.decision}
-    await storage.add(check_id, datetime.now(UTC), decision, checked.site())
+    await storage.add(check_id, datetime.now(UTC), decision, checked.site(), by)
     return OrjsonResponse(decision, status_code=201, headers={"Location": _location(request, check_id)})
 
 
@@ -99,10 +139,12 @@ _BATCH = {
 
 
 @router.post("/batch", status_code=201, summary="Check many building plans at once (all or none stored)",
-             openapi_extra=_BATCH, responses={201: {"description": f"The decisions (PPI {DECISION_PPI}), in order."}})
+             dependencies=_SUBMITTING, openapi_extra=_BATCH,
+             responses={201: {"description": f"The decisions (PPI {DECISION_PPI}), in order."}})
 async def submit_batch(
     request: Request,
     storage: Store,
+    by: Submitting,
     municipality: Municipality = None,
 ) -> OrjsonResponse:
     settings = request.app.state.settings
@@ -115,56 +157,61 @@ async def submit_batch(
     checked = await checks.check_plans(request.app.state.http, settings.context_url, plans, ruleset, "/plans")
     now = datetime.now(UTC)
     decisions = [{"id": new_id(), **c.decision} for c in checked]
-    await storage.add_many([(d["id"], now, d, c.site()) for d, c in zip(decisions, checked, strict=True)])
+    await storage.add_many([(d["id"], now, d, c.site()) for d, c in zip(decisions, checked, strict=True)], by)
     return OrjsonResponse({"decisions": decisions, "hrefs": [_location(request, d["id"]) for d in decisions]},
                           status_code=201)
 
 
-@router.get("", summary="Past checks, newest first")
+@router.get("", summary="Past checks, newest first: the caller's own, or all to a reviewer",
+            dependencies=_READING)
 async def list_checks(
     request: Request,
     storage: Store,
+    seen_by: Reader,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
     offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
 ) -> OrjsonResponse:
-    total, found = await storage.page(limit, offset)
+    total, found = await storage.page(limit, offset, seen_by)
     items = [{"id": c.id, "verdict": c.decision["verdict"], "checkedAt": c.decision["checkedAt"],
               "ruleSet": c.decision["ruleSet"], "href": _location(request, c.id)} for c in found]
     return OrjsonResponse({"total": total, "limit": limit, "offset": offset, "items": items})
 
 
 @router.get("/{check_id}.html", summary="A check as a printable report (Dutch or English)",
-            response_class=HTMLResponse)
+            response_class=HTMLResponse, dependencies=_READING)
 async def get_report(
     request: Request,
     check_id: str,
     storage: Store,
+    seen_by: Reader,
     lang: Annotated[str | None, Query(description="nl or en [default: from Accept-Language, else nl]",
                                       pattern="^(nl|en)$")] = None,
 ) -> Response:
-    stored = await storage.get(check_id)
-    if stored is None:
-        raise _not_found(check_id)
+    stored = await _stored(storage, check_id, seen_by)
     chosen = report.language(lang, request.headers.get("accept-language"))
     html = report.render(check_id, stored.decision, stored.site, chosen)
     return HTMLResponse(html, headers={"Content-Language": chosen, "Vary": "Accept-Language"})
 
 
 @router.get("/{check_id}/site", summary="A check's site as GeoJSON (WGS84): footprint, parcel, zoning, evidence",
-            response_class=OrjsonResponse, responses={200: {"content": {"application/geo+json": {}}}})
-async def get_site(check_id: str, storage: Store) -> OrjsonResponse:
-    stored = await storage.get(check_id)
-    if stored is None:
-        raise _not_found(check_id)
+            response_class=OrjsonResponse, responses={200: {"content": {"application/geo+json": {}}}},
+            dependencies=_READING)
+async def get_site(check_id: str, storage: Store, seen_by: Reader) -> OrjsonResponse:
+    stored = await _stored(storage, check_id, seen_by)
     return OrjsonResponse(site.site_collection(stored.decision, stored.site), media_type="application/geo+json")
 
 
-@router.get("/{check_id}", summary=f"A check's decision (PPI {DECISION_PPI})")
-async def get_check(check_id: str, storage: Store) -> OrjsonResponse:
-    stored = await storage.get(check_id)
+@router.get("/{check_id}", summary=f"A check's decision (PPI {DECISION_PPI})", dependencies=_READING)
+async def get_check(check_id: str, storage: Store, seen_by: Reader) -> OrjsonResponse:
+    return OrjsonResponse((await _stored(storage, check_id, seen_by)).decision)
+
+
+async def _stored(storage: SqlCheckStore, check_id: str, seen_by: Submitter | None) -> StoredCheck:
+    """The check, or 404 when there is none or it is another's (its existence is not told)."""
+    stored = await storage.get(check_id, seen_by)
     if stored is None:
-        raise _not_found(check_id)
-    return OrjsonResponse(stored.decision)
+        raise status_problem(404, f"There is no check {check_id!r}.")
+    return stored
 
 
 def _origin(text: str) -> tuple[float, float, float]:
@@ -184,7 +231,3 @@ def _location(request: Request, check_id: str) -> str:
     settings = request.app.state.settings
     base = str(settings.public_url).rstrip("/") if settings.public_url else str(request.base_url).rstrip("/")
     return f"{base}/v1/checks/{check_id}"
-
-
-def _not_found(check_id: str) -> ProblemError:
-    return status_problem(404, f"There is no check {check_id!r}.")

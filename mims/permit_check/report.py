@@ -4,17 +4,18 @@ the evidence of each rule, with a legend and a text alternative."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import shapely
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from shapely.geometry import box, shape
+from shapely.geometry import box
 from shapely.geometry.base import BaseGeometry
 
-from mims.kit.geo.plan_input import to_rd
 from mims.kit.languages import choose_language
+from mims.permit_check.site import SiteShapes, site_shapes
 
 MAP_SIZE = 480  # px, the longer side of the map
 MARGIN = 15.0  # m around the footprint and parcel
@@ -66,13 +67,14 @@ class Layer:
 def render(check_id: str, decision: dict[str, Any], site: dict[str, Any], lang: str) -> str:
     """The report of a stored check as an HTML document in ``lang``."""
     texts = TEXTS[lang]
-    svg = map_layers(decision, site)
+    shapes = site_shapes(decision, site)
+    svg = map_layers(shapes)
     rows = [_row(result, lang, texts) for result in decision["results"]]
     plan = site.get("plan", {})
     return _TEMPLATES.get_template("report.html").render(
         lang=lang, t=texts, id=check_id, decision=decision, rows=rows, map=svg, plan=plan,
         verdict=texts[decision["verdict"]], parcel=(site.get("parcel") or {}).get("reference"),
-        description=_description(decision, site, svg, lang))
+        description=_description(decision, shapes, svg, lang))
 
 
 def _row(result: dict[str, Any], lang: str, texts: dict[str, str]) -> dict[str, str]:
@@ -106,25 +108,16 @@ def _quantity(quantity: dict[str, Any] | None, lang: str, texts: dict[str, str])
 # -- the map ---------------------------------------------------------------------------------------
 
 
-def map_layers(decision: dict[str, Any], site: dict[str, Any]) -> dict[str, Any]:
+def map_layers(shapes: SiteShapes) -> dict[str, Any]:
     """The map's view box, size and one SVG path per shape, by layer, in drawing order."""
-    plan = site.get("plan", {})
-    footprint = geometry_of(plan.get("footprint"))
-    if footprint is not None and plan.get("crs") == "EPSG:4326":
-        footprint = to_rd(footprint, 4326)
-    parcel = geometry_of((site.get("parcel") or {}).get("geometry"))
-    if parcel is None and "geometry" in plan.get("parcel", {}):
-        parcel = geometry_of(plan["parcel"]["geometry"])
-        if parcel is not None and plan.get("crs") == "EPSG:4326":
-            parcel = to_rd(parcel, 4326)
-    focus = [g for g in (footprint, parcel) if g is not None]
+    focus = [g for g in (shapes.footprint, shapes.parcel) if g is not None]
     if not focus:
         return {"layers": [], "width": MAP_SIZE, "height": MAP_SIZE, "view": "0 0 1 1", "metres": 0}
     minx, miny, maxx, maxy = shapely.union_all(focus).buffer(MARGIN).bounds
     frame = box(minx, miny, maxx, maxy)
     width, height = maxx - minx, maxy - miny
 
-    def paths(geometries: list[BaseGeometry | None]) -> list[str]:
+    def paths(geometries: Iterable[BaseGeometry | None]) -> list[str]:
         found = []
         for geometry in geometries:
             if geometry is None:
@@ -134,14 +127,15 @@ def map_layers(decision: dict[str, Any], site: dict[str, Any]) -> dict[str, Any]
                 found.append(_path(clipped, minx, maxy))
         return [p for p in found if p]
 
-    features = site.get("features", [])
-    kinds = {"area": ("enkelbestemming",), "plane": ("bouwvlak",)}
+    def zoning(kind: str) -> list[BaseGeometry]:
+        return [z.geometry for z in shapes.zoning if z.source.get("kind") == kind]
+
     layers = [
-        Layer("area", paths([geometry_of(f["geometry"]) for f in features if f["kind"] in kinds["area"]])),
-        Layer("plane", paths([geometry_of(f["geometry"]) for f in features if f["kind"] in kinds["plane"]])),
-        Layer("parcel", paths([parcel])),
-        Layer("footprint", paths([footprint])),
-        Layer("evidence", paths([geometry_of(r["evidence"]) for r in decision["results"] if r.get("evidence")])),
+        Layer("area", paths(zoning("enkelbestemming"))),
+        Layer("plane", paths(zoning("bouwvlak"))),
+        Layer("parcel", paths([shapes.parcel])),
+        Layer("footprint", paths([shapes.footprint])),
+        Layer("evidence", paths([e.geometry for e in shapes.evidence])),
     ]
     scale = MAP_SIZE / max(width, height)
     return {"layers": [layer for layer in layers if layer.paths], "width": round(width * scale),
@@ -155,17 +149,6 @@ def _scale_bar(width: float) -> int:
         if metres <= width / 4:
             return metres
     return 1
-
-
-def geometry_of(geojson: dict[str, Any] | None) -> BaseGeometry | None:
-    """A GeoJSON geometry as a valid 2D shapely geometry; None for none or one that cannot be read."""
-    if not geojson:
-        return None
-    try:
-        geometry = shapely.force_2d(shape(geojson))
-    except (ValueError, TypeError, KeyError, AttributeError, IndexError, shapely.errors.ShapelyError):
-        return None
-    return geometry if geometry.is_valid else shapely.make_valid(geometry)
 
 
 def _path(geometry: BaseGeometry, minx: float, maxy: float) -> str:
@@ -183,17 +166,13 @@ def _path(geometry: BaseGeometry, minx: float, maxy: float) -> str:
     return " ".join(p for p in parts if p)
 
 
-def _description(decision: dict[str, Any], site: dict[str, Any], svg: dict[str, Any], lang: str) -> str:
+def _description(decision: dict[str, Any], shapes: SiteShapes, svg: dict[str, Any], lang: str) -> str:
     """The map in words, for those who cannot see it."""
     texts = TEXTS[lang]
-    plan = site.get("plan", {})
-    footprint = geometry_of(plan.get("footprint"))
-    if footprint is not None and plan.get("crs") == "EPSG:4326":
-        footprint = to_rd(footprint, 4326)
     shown = [texts[layer.key] for layer in svg["layers"]]
     parts = [f"{texts['map_title']}: {', '.join(shown)}."]
-    if footprint is not None:
-        parts.append(f"{texts['footprint']}: {footprint.area:.0f} m².")
+    if shapes.footprint is not None:
+        parts.append(f"{texts['footprint']}: {shapes.footprint.area:.0f} m².")
     failed = [r["title"][lang] for r in decision["results"]
               if r["verdict"] == "fail" and r.get("evidence")]
     if failed:

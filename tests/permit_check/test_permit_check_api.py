@@ -35,7 +35,7 @@ from mims.kit import storage
 from mims.kit.auth import TokenVerifier
 from mims.kit.geo.imro import read_plan
 from mims.permit_check import twin
-from mims.permit_check.checks_storage import SqlCheckStore
+from mims.permit_check.checks_storage import EVERYONE, SqlCheckStore, Submitter
 from mims.permit_check.service import SPEC
 from mims.permit_check.service import create_app as create_permit_check
 from tests.kit.test_kit_geo_cityjson import box as cityjson_box
@@ -311,12 +311,12 @@ async def test_checks_are_stored_on_sqlite_and_postgresql(database_url: str, tmp
         await storage.migrate(engine, SPEC.name, SPEC.migrations)
         store = SqlCheckStore(engine)
         decision = {"id": "a" * 32, "verdict": "compliant", "ruleSet": {"municipality": "default", "version": "1"}}
-        await store.add("a" * 32, datetime.now(UTC), decision, {"plan": {"height": 3}})
-        await store.add("b" * 32, datetime.now(UTC), {**decision, "id": "b" * 32}, {})
-        found = await store.get("a" * 32)
+        await store.add("a" * 32, datetime.now(UTC), decision, {"plan": {"height": 3}}, Submitter("citizen", ISSUER))
+        await store.add("b" * 32, datetime.now(UTC), {**decision, "id": "b" * 32}, {}, None)
+        found = await store.get("a" * 32, Submitter("citizen", ISSUER))
         assert found is not None and found.decision == decision and found.site == {"plan": {"height": 3}}
-        assert await store.get("c" * 32) is None and await store.get("\x00") is None
-        total, page = await store.page(1, 0)
+        assert await store.get("c" * 32, EVERYONE) is None and await store.get("\x00", EVERYONE) is None
+        total, page = await store.page(1, 0, EVERYONE)
         assert total == 2 and [c.id for c in page] == ["b" * 32]
     finally:
         await engine.dispose()
@@ -325,9 +325,9 @@ async def test_checks_are_stored_on_sqlite_and_postgresql(database_url: str, tmp
 # -- through the gateway ---------------------------------------------------------------------------
 
 
-def bearer(scope: str) -> dict[str, str]:
+def bearer(scope: str, sub: str = "citizen") -> dict[str, str]:
     now = int(time.time())
-    claims = {"iss": ISSUER, "aud": "gateway", "sub": "citizen", "client_id": "demo-portal", "iat": now,
+    claims = {"iss": ISSUER, "aud": "gateway", "sub": sub, "client_id": "demo-portal", "iat": now,
               "exp": now + 300, "jti": uuid.uuid4().hex, "scope": scope}
     token = jwt.encode({"alg": "ES256", "kid": KEY.kid, "typ": "at+jwt"}, claims, KEY, algorithms=["ES256"])
     return {"Authorization": f"Bearer {token}"}
@@ -361,6 +361,7 @@ def test_a_plan_is_checked_through_the_gateway_with_the_submit_scope(gateway_url
     assert httpx.get(location, headers=bearer("permit:submit"), timeout=10).json() == decision
     report = httpx.get(location + ".html", headers=bearer("permit:submit"), timeout=10)
     assert report.status_code == 200 and "<svg" in report.text and "<caption>" in report.text
+    assert httpx.get(location, headers=bearer("permit:submit", sub="neighbour"), timeout=10).status_code == 404
 
 
 # -- batches ---------------------------------------------------------------------------------------

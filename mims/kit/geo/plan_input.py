@@ -78,6 +78,21 @@ def rd_to_lonlat() -> pyproj.Transformer:
     return pyproj.Transformer.from_crs(RD_NEW, "EPSG:4326", always_xy=True)
 
 
+WGS84_DECIMALS = 9
+"""Decimal places of WGS84 degrees kept by :func:`to_wgs84` (1e-9 degree is about 0.1 mm)."""
+
+
+def to_wgs84(geometry: BaseGeometry) -> BaseGeometry:
+    """A valid EPSG:28992 geometry in WGS84 (longitude, latitude) to ``WGS84_DECIMALS`` places, valid
+    as NGSI-LD and RFC 7946 need it: where rounding would make it invalid (a sliver crossing itself)
+    it is snapped to that grid instead (``shapely.set_precision``), which drops what collapses and
+    keeps the geometry's dimension."""
+    transformer = rd_to_lonlat()
+    projected = shapely.transform(geometry, lambda xy: np.column_stack(transformer.transform(xy[:, 0], xy[:, 1])))
+    rounded = shapely.transform(projected, lambda xy: np.round(xy, WGS84_DECIMALS))
+    return rounded if rounded.is_valid else shapely.set_precision(projected, 10.0**-WGS84_DECIMALS)
+
+
 def as_lists(value: Any) -> Any:
     """``value`` with tuples as lists, all the way down (shapely's GeoJSON mappings use tuples)."""
     if isinstance(value, (tuple, list)):

@@ -30,13 +30,11 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-import numpy as np
 import shapely
 from shapely.geometry import MultiPolygon, Polygon, mapping, shape
-from shapely.geometry.base import BaseGeometry
 
 import ppi_schemas
-from mims.kit.geo.plan_input import as_lists, rd_to_lonlat
+from mims.kit.geo.plan_input import as_lists, to_wgs84
 from mims.kit.problems import ProblemError, ProblemItem
 
 OUP = "https://w3id.org/oup/vocab#"
@@ -241,23 +239,6 @@ def _bad_parcels(pointer: str, detail: str) -> ProblemError:
 
 
 # -- common -----------------------------------------------------------------------------------
-
-WGS84_DECIMALS = 9
-"""Decimal places of WGS84 degrees kept in ``location`` (1e-9 degree is about 0.1 mm)."""
-
-
-def to_wgs84(geometry: BaseGeometry) -> BaseGeometry:
-    """A polygonal EPSG:28992 geometry in WGS84 (longitude, latitude), valid as NGSI-LD requires."""
-
-    def project(xy: np.ndarray) -> np.ndarray:
-        longitude, latitude = rd_to_lonlat().transform(xy[:, 0], xy[:, 1])
-        return np.round(np.column_stack((longitude, latitude)), WGS84_DECIMALS)
-
-    projected = shapely.transform(geometry, project)
-    if projected.is_valid:
-        return projected
-    repaired = shapely.make_valid(projected)  # may hold lines where a sliver collapsed
-    return shapely.union_all([part for part in getattr(repaired, "geoms", [repaired]) if isinstance(part, (Polygon, MultiPolygon))])
 
 
 def _entity(identifier: str, type_name: str, geometry_rd: Mapping[str, Any] | None) -> dict[str, Any]:
