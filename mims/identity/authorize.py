@@ -40,18 +40,22 @@ from authlib.oidc.core.errors import ConsentRequiredError
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from markupsafe import Markup
 from joserfc.jwk import Key
+from markupsafe import Markup
 
-from mims.identity.authorization_code import AuthorizationCodeGrant, S256CodeChallenge, UserFlow
+from mims.identity.authorization_code import (
+    AuthorizationCodeGrant,
+    S256CodeChallenge,
+    UserFlow,
+)
 from mims.identity.bruteforce import ClientAuthFailures
 from mims.identity.clients import parse_scopes
-from mims.identity.locales import TEXT, choose_language, scope_words
+from mims.identity.locales import TEXT, scope_words
 from mims.identity.oidc import IDToken
 from mims.identity.refresh_tokens import RefreshTokenGrant
 from mims.identity.rfc6749 import FormPayload, TokenServer, form_fields
 from mims.identity.users import User, authenticate
-from mims.kit.languages import LANGUAGE_COOKIE, remember_language
+from mims.kit.languages import LANGUAGE_COOKIE, choose_language, remember_language
 
 #: Seconds a rendered form may be submitted.
 FORM_LIFETIME = 600

@@ -6,10 +6,6 @@ The language is chosen as on every page of the platform (``mims.kit.languages``)
 
 from __future__ import annotations
 
-from mims.kit.languages import DEFAULT_LANGUAGE, LANGUAGES, choose_language
-
-__all__ = ["DEFAULT_LANGUAGE", "LANGUAGES", "SCOPE_WORDS", "TEXT", "choose_language", "scope_words"]
-
 TEXT: dict[str, dict[str, str]] = {
     "nl": {
         "title": "Inloggen bij {client}",

@@ -11,11 +11,11 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from mims.identity.clients import AUTH_METHODS, PUBLIC, TOKEN_EXCHANGE
-from mims.identity.locales import LANGUAGES
 from mims.identity.oidc import CLAIMS_SUPPORTED
 from mims.identity.settings import IdentitySettings
 from mims.identity.users import OIDC_SCOPES
 from mims.kit.errors import OrjsonResponse
+from mims.kit.languages import LANGUAGES
 
 router = APIRouter(tags=["identity"])
 

@@ -23,6 +23,7 @@ from mims.context.ngsild.attributes import (
     VOCAB_PROPERTY,
 )
 from mims.context.ngsild.context import ActiveContext
+from mims.kit.languages import ranked_ranges
 
 NORMALIZED, CONCISE, KEY_VALUES = "normalized", "concise", "keyValues"
 LOCATION = "https://uri.etsi.org/ngsi-ld/location"
@@ -175,20 +176,9 @@ def choose_language(language_map: Mapping[str, Any], lang: str) -> str:
     Exact tags win over primary-subtag matches; ``*`` takes any. Without a match the ``@none``
     entry is used, else the first tag in sorted order, so a filtered value is always present.
     """
-    wanted = []
-    for position, item in enumerate(lang.split(",")):
-        tag, _, parameters = item.strip().partition(";")
-        quality = 1.0
-        name, _, value = parameters.strip().partition("=")
-        if name.strip() == "q":
-            try:
-                quality = float(value)
-            except ValueError:
-                quality = 0.0
-        if tag and quality > 0:
-            wanted.append((-quality, position, tag.strip().lower()))
+    wanted = [tag for tag, quality in ranked_ranges(lang) if quality > 0]
     keys = {key.lower(): key for key in language_map}
-    for _, _, tag in sorted(wanted):
+    for tag in wanted:
         if tag == "*":
             return sorted(language_map)[0]
         if tag in keys:
