@@ -28,7 +28,8 @@ from types import FrameType
 import orjson
 from rich.console import Console
 
-from mims.cli.services import get_service, load
+from mims.cli.files import write_json
+from mims.cli.services import get_service, load, portal_redirect_uri, service_url
 
 #: City name and port offset: gateway 8000 + offset, identity 8001, context 8002, marketplace 8003 and
 #: permit check 8004 + offset (the offsets are wider than the ports a city uses, so none clash).
@@ -47,7 +48,7 @@ class City:
     data_dir: Path
 
     def url(self, service: str) -> str:
-        return f"http://{self.host}:{get_service(service).port + self.offset}"
+        return service_url(service, self.host, self.offset)
 
     @property
     def folder(self) -> Path:
@@ -64,7 +65,8 @@ def prepare(region: list[City], console: Console) -> dict[str, dict[str, str]]:
     for city in region:
         city.folder.mkdir(parents=True, exist_ok=True)
         console.print(f"[bold]{city.name}[/bold]: {city.folder}")
-        load(get_service("identity").first_start)(data_dir=city.folder, gateway_url=city.url("gateway"))
+        load(get_service("identity").first_start)(data_dir=city.folder,
+                                                  redirect_uri=portal_redirect_uri(city.host, city.offset))
     for city in region:
         others = [other for other in region if other is not city]
         secrets = _peer_secrets(city, others)
@@ -109,9 +111,7 @@ def _peer_secrets(city: City, others: list[City]) -> dict[str, str]:
     for other in others:
         if other.name not in secrets:
             secrets[other.name] = asyncio.run(_register_gateway_client(other, _client_id(city)))
-    path.touch(mode=0o600)
-    path.chmod(0o600)
-    path.write_bytes(orjson.dumps(secrets))
+    write_json(path, secrets)
     return secrets
 
 

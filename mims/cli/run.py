@@ -10,7 +10,7 @@ import uvicorn
 
 from mims.cli.demo.commands import CITY_NAMES, check_city
 from mims.cli.region import run as run_region
-from mims.cli.services import SERVICES, get_service, load
+from mims.cli.services import SERVICES, get_service, load, portal_redirect_uri
 from mims.cli.supervisor import Supervisor
 
 
@@ -56,6 +56,7 @@ def up(
     On first start the identity MIM's admin and demo clients are created and their credentials
     printed once, and (unless --no-demo) the demo city's data is seeded through the gateway and,
     once every service is ready, its MIMs are certified in the background (`oup demo certify`).
+    On every start the portal's sign-in may return to the gateway of that start.
     """
     check_city(demo_city, "--demo-city")
     if region:
@@ -70,9 +71,8 @@ def up(
     for service in services:
         if service.first_start is not None:
             # Here rather than in the child, so what it prints shows before the services' output.
-            # The gateway's address: the identity MIM registers the portal's redirect URI there.
-            load(service.first_start)(data_dir=data_dir,
-                                      gateway_url=f"http://{host}:{get_service('gateway').port + port_offset}")
+            # On every start: the portal's redirect URI follows the gateway's address of this start.
+            load(service.first_start)(data_dir=data_dir, redirect_uri=portal_redirect_uri(host, port_offset))
     supervisor = Supervisor(services, host=host, data_dir=data_dir, port_offset=port_offset,
                             demo_city=None if no_demo else demo_city)
     raise typer.Exit(supervisor.run(ready_timeout=ready_timeout))

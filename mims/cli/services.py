@@ -8,8 +8,11 @@ independent of each other).
 from __future__ import annotations
 
 import importlib
+import os
 from dataclasses import dataclass
 from typing import Any
+
+from mims.kit.settings import env_prefix
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,3 +66,31 @@ def load(path: str) -> Any:
     """The object a ``package.module:attribute`` path names, imported now."""
     module, _, attribute = path.partition(":")
     return getattr(importlib.import_module(module), attribute)
+
+
+#: Hosts meaning every interface: a service listening there is reached at the loopback.
+_EVERY_INTERFACE = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}
+
+
+def service_url(name: str, host: str, port_offset: int = 0) -> str:
+    """Where callers on this machine reach service ``name`` listening on ``host`` at its fixed
+    port plus ``port_offset``."""
+    host = _EVERY_INTERFACE.get(host, host)
+    return f"http://{f'[{host}]' if ':' in host else host}:{get_service(name).port + port_offset}"
+
+
+def _gateway_setting(name: str) -> str | None:
+    """A gateway setting as the gateway reads it from the environment: ``OUP_GATEWAY_<NAME>``, then ``OUP_<NAME>``."""
+    return os.environ.get(env_prefix("gateway") + name) or os.environ.get(f"OUP_{name}") or None
+
+
+def gateway_public_url(host: str, port_offset: int = 0) -> str:
+    """The address users reach the gateway at: its public-URL setting, else where it listens."""
+    public = _gateway_setting("PUBLIC_URL")
+    return public.rstrip("/") if public else service_url("gateway", host, port_offset)
+
+
+def portal_redirect_uri(host: str, port_offset: int = 0) -> str:
+    """The portal's sign-in callback: the gateway's portal-redirect-URI setting, else
+    ``<its public URL>/auth/callback``."""
+    return _gateway_setting("PORTAL_REDIRECT_URI") or f"{gateway_public_url(host, port_offset)}/auth/callback"

@@ -19,12 +19,12 @@ from pathlib import Path
 from types import FrameType
 
 import httpx
-import orjson
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from mims.cli.services import Service, get_service
+from mims.cli.files import write_json
+from mims.cli.services import Service, gateway_public_url, service_url
 from mims.kit.settings import env_prefix
 
 _PR_SET_PDEATHSIG = 1
@@ -41,8 +41,8 @@ DEMO_NEEDS = {"identity", "context", "marketplace", "permit-check", FRONT_DOOR}
 #: Written after the demo city first certified its own MIMs (see ``mims.cli.demo.certify``), with
 #: each run's outcome; while it exists `oup up` certifies no more (`oup demo certify` does, anew).
 CERTIFIED_MARKER = "demo-certified.json"
-
-
+#: Seconds a stop waits for the background certification to end (it stops within a fraction of that).
+CERTIFY_JOIN_SECONDS = 5.0
 def _die_with_parent() -> None:
     """Ask the kernel to SIGTERM this child when its parent goes away (Linux only)."""
     try:
@@ -51,8 +51,9 @@ def _die_with_parent() -> None:
         pass
 
 
-class _StopRequested(Exception):
-    """Ctrl-C or SIGTERM: stop every child, then exit 0."""
+class _StopRequested(BaseException):
+    """Ctrl-C or SIGTERM: stop every child, then exit 0. Not an Exception, so that no step that
+    tolerates failures (seeding, certifying) can swallow it."""
 
 
 @dataclass
@@ -73,6 +74,8 @@ class Supervisor:
         self.children: list[Child] = []
         self.console = Console(stderr=False)
         self._stopping = False
+        self._stop = threading.Event()  # tells the background certification to give up
+        self._certifier: threading.Thread | None = None
 
     def run(self, *, ready_timeout: float) -> int:
         """Start (the issuer first, see :func:`token_settings`), wait for readiness, print the table,
@@ -95,12 +98,13 @@ class Supervisor:
                 return 1
             self.console.print(self._table())
             self._seed_demo()
-            for child in self.children:
-                if child.service.name == FRONT_DOOR:
-                    self.console.print(f"The one address users need: [bold]{child.url}[/bold]")
+            if any(child.service.name == FRONT_DOOR for child in self.children):
+                address = gateway_public_url(self.host, self.port_offset)
+                self.console.print(f"The one address users need: [bold]{address}[/bold]")
             self.console.print("All services ready. Press Ctrl-C to stop.")
             # In the background: certifying takes ~10-20 s on a first start, the platform is usable meanwhile.
-            threading.Thread(target=self._certify_demo, name="demo-certify", daemon=True).start()
+            self._certifier = threading.Thread(target=self._certify_demo, name="demo-certify", daemon=True)
+            self._certifier.start()
             return self._watch()
         except _StopRequested:
             return 0
@@ -126,11 +130,12 @@ class Supervisor:
             self.console.print(f"[red]The {self.demo_city} demo could not be seeded: {escape(str(error))}. "
                                f"The platform runs without it; retry with `oup demo seed`.[/red]")
             return
-        marker.write_bytes(orjson.dumps(summary.as_json(), option=orjson.OPT_INDENT_2))
+        write_json(marker, summary.as_json())
 
     def _certify_demo(self) -> None:
         """On first start (no marker yet) the demo city certifies its own MIMs, so the portal has
         certificates to show, and writes the marker. A failure is reported; the platform keeps running.
+        A stop ends it without keeping anything, so the next start certifies again.
         Runs in a thread of its own: the supervisor's signal handling stays on the main thread."""
         marker = self.data_dir / CERTIFIED_MARKER
         running = {child.service.name: child for child in self.children}
@@ -142,14 +147,17 @@ class Supervisor:
 
         self.console.print(f"Certifying the {self.demo_city} demo's MIMs in the background (see /certificates).")
         try:
-            certification = certify(self.demo_city, running[FRONT_DOOR].url, self.data_dir, running["context"].url)
+            certification = certify(self.demo_city, running[FRONT_DOOR].url, self.data_dir, running["context"].url,
+                                    stop=self._stop)
         except Exception as error:  # noqa: BLE001 - any failure of the demo must leave the platform up
-            if not self._stopping:
+            if not self._stop.is_set():
                 self.console.print(f"[red]The {self.demo_city} demo's MIMs could not be certified: "
                                    f"{escape(str(error))}. The platform runs without certificates; retry with "
                                    f"`oup demo certify`.[/red]")
             return
-        marker.write_bytes(orjson.dumps(certification.as_json(), option=orjson.OPT_INDENT_2))
+        if self._stop.is_set():
+            return
+        write_json(marker, certification.as_json())
         if not self._stopping:
             self.console.print(f"{certification.one_line()} Shown at {running[FRONT_DOOR].url}/certificates.")
 
@@ -163,7 +171,7 @@ class Supervisor:
                    "--host", self.host, "--port", str(port), "--data-dir", str(self.data_dir)]
             env = {**os.environ, **token_settings(service, issuer), **self._upstream_settings(service)}
             process = subprocess.Popen(cmd, start_new_session=True, preexec_fn=_die_with_parent, env=env)
-            self.children.append(Child(service, f"http://{self.host}:{port}", process))
+            self.children.append(Child(service, service_url(service.name, self.host, self.port_offset), process))
 
     def _upstream_settings(self, service: Service) -> dict[str, str]:
         """``OUP_<NAME>_<UPSTREAM>_URL`` for each upstream ``service`` routes to (the gateway), at the
@@ -174,12 +182,11 @@ class Supervisor:
         for name in service.upstreams:
             variable = f"{prefix}{name.upper().replace('-', '_')}_URL"
             if variable not in os.environ:
-                settings[variable] = f"http://{self.host}:{get_service(name).port + self.port_offset}"
-        gateway = get_service("gateway")
+                settings[variable] = service_url(name, self.host, self.port_offset)
         public = f"{prefix}PUBLIC_URL"
-        if service.gateway_path and any(s.name == gateway.name for s in self.services) and public not in os.environ:
+        if service.gateway_path and any(s.name == FRONT_DOOR for s in self.services) and public not in os.environ:
             # The identifiers it mints name the address users reach it at: the gateway's.
-            settings[public] = f"http://{self.host}:{gateway.port + self.port_offset}{service.gateway_path}"
+            settings[public] = gateway_public_url(self.host, self.port_offset) + service.gateway_path
         return settings
 
     def _issuer(self) -> dict[str, str] | None:
@@ -242,6 +249,7 @@ class Supervisor:
         if self._stopping:
             return
         self._stopping = True
+        self._stop.set()
         # A second Ctrl-C while we stop must not leave children behind.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
@@ -255,6 +263,8 @@ class Supervisor:
             except subprocess.TimeoutExpired:
                 child.process.kill()
                 child.process.wait()
+        if self._certifier is not None:
+            self._certifier.join(CERTIFY_JOIN_SECONDS)  # stopped, it keeps nothing; a write under way may end
         if self.children:
             self.console.print("All services stopped.")
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from collections.abc import Iterable
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -20,6 +21,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from mims.identity.bootstrap import (
+    DEMO_PORTAL,
     DEMO_PORTAL_REDIRECT_URI,
     bootstrap_clients,
     bootstrap_sign_in,
@@ -29,6 +31,8 @@ from mims.identity.clients import (
     ClientExists,
     InvalidClientMetadata,
     Registration,
+    check_redirect_uri,
+    new_client,
     parse_scopes,
     register_client,
 )
@@ -247,31 +251,74 @@ def add_user(
     console.print(f"  sub: {user.user_id}", markup=False)
 
 
+async def reregister_client(store: SqlClientStore, client_id: str, platform_scopes: Iterable[str],
+                            **changes: Any) -> Registration | None:
+    """Client ``client_id`` with ``changes`` to its terms (``name``, ``scopes``, ``redirect_uris``,
+    ...) and, when confidential, a new secret (the old one stops working). None when there is no
+    such client; InvalidClientMetadata when the new terms are refused, leaving the client as it was."""
+    client = await store.get(client_id)
+    if client is None:
+        return None
+    terms = {"name": client.name, "scopes": client.scopes, "grant_types": client.grant_types,
+             "token_endpoint_auth_method": client.token_endpoint_auth_method,
+             "redirect_uris": client.redirect_uris, "metadata": client.metadata, **changes}
+    registration = await new_client(platform_scopes=platform_scopes, client_id=client_id,
+                                     clock=lambda: client.created_at, **terms)
+    return registration if await store.replace(registration.client) else None
+
+
+async def add_redirect_uri(store: SqlClientStore, client_id: str, uri: str, platform_scopes: Iterable[str]) -> bool:
+    """Make the client's redirect URIs include ``uri``; whether it was added (False: it was there,
+    or there is no such client). InvalidClientMetadata when ``uri`` is no valid redirect URI."""
+    check_redirect_uri(uri)
+    client = await store.get(client_id)
+    if client is None or uri in client.redirect_uris:
+        return False
+    return await reregister_client(store, client_id, platform_scopes,
+                                   redirect_uris=(*client.redirect_uris, uri)) is not None
+
+
 def first_start(*, settings: IdentitySettings | None = None, console: Console | None = None,
-                gateway_url: str | None = None, **overrides: Any) -> None:
+                gateway_url: str | None = None, redirect_uri: str | None = None, **overrides: Any) -> None:
     """On first start (no client yet): register the admin and demo clients, the demo portal
-    (redirecting to ``<gateway_url>/auth/callback``, the portal the gateway serves) and the demo
-    users, and print their credentials once.
+    (redirecting to ``redirect_uri``, by default ``<gateway_url>/auth/callback``: the portal the
+    gateway serves) and the demo users, and print their credentials once. On every start with a
+    gateway or redirect URI given: make the portal's redirect URIs include it.
 
     ``settings`` are the service's own; without them they are read with ``overrides`` on top.
     """
     settings = settings if settings is not None else _settings(**overrides)
-    portal_redirect_uri = f"{gateway_url.rstrip('/')}/auth/callback" if gateway_url else DEMO_PORTAL_REDIRECT_URI
+    given = redirect_uri or (f"{gateway_url.rstrip('/')}/auth/callback" if gateway_url else None)
+    console = console or _console()
+    if given is not None:
+        try:
+            check_redirect_uri(given)
+        except InvalidClientMetadata as refused:
+            console.print(f"[red]The portal's sign-in cannot return to {escape(given)}: {escape(str(refused))}. "
+                          f"Set the gateway's public URL (OUP_GATEWAY_PUBLIC_URL) to its https address.[/red]")
+            given = None
+    portal_redirect_uri = given or DEMO_PORTAL_REDIRECT_URI
 
     async def run() -> tuple[list[Registration], list[Registration], list[tuple[User, str]]]:
         async with identity_storage(settings) as engine:
             clients = SqlClientStore(engine)
             first = not await clients.any()
             registrations = await bootstrap_clients(clients, settings.scopes)
-            if not first:
-                return registrations, [], []
-            portal, people = await bootstrap_sign_in(
-                clients, SqlUserStore(engine), settings.scopes, portal_redirect_uri
-            )
-            return registrations, portal, people
+            if first:
+                portal, people = await bootstrap_sign_in(
+                    clients, SqlUserStore(engine), settings.scopes, portal_redirect_uri
+                )
+                return registrations, portal, people
+            if given is not None:
+                try:
+                    if await add_redirect_uri(clients, DEMO_PORTAL.client_id, given, settings.scopes):
+                        console.print(f"The portal's sign-in may now return to {given}", markup=False)
+                except InvalidClientMetadata as refused:  # its scopes are no longer all offered
+                    console.print(f"[red]The portal's redirect URIs were left as they were: "
+                                  f"{escape(str(refused))}[/red]")
+            return registrations, [], []
 
     registrations, portal, people = asyncio.run(run())
-    console = console or _console()
     if registrations:
         print_registrations(registrations, console, title="First start: clients created")
     if portal or people:

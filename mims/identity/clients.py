@@ -130,8 +130,14 @@ def parse_scopes(text: str | None) -> list[str]:
     return list(dict.fromkeys((text or "").split()))
 
 
-async def register_client(
-    store: ClientStore,
+async def register_client(store: ClientStore, **terms: Any) -> Registration:
+    """A new client (:func:`new_client` with ``terms``) stored; :class:`ClientExists` if its id is taken."""
+    registration = await new_client(**terms)
+    await store.add(registration.client)
+    return registration
+
+
+async def new_client(
     *,
     name: str,
     scopes: Iterable[str],
@@ -143,9 +149,10 @@ async def register_client(
     metadata: Mapping[str, Any] | None = None,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> Registration:
-    """Register a client allowed ``scopes`` (a subset of ``platform_scopes``): confidential, or
-    public with ``token_endpoint_auth_method="none"``; ``metadata`` (RFC 7591 descriptive members)
-    is kept as given."""
+    """A client allowed ``scopes`` (a subset of ``platform_scopes``), checked and with its secret
+    hashed, not stored yet: confidential, or public with ``token_endpoint_auth_method="none"``;
+    ``metadata`` (RFC 7591 descriptive members) is kept as given. InvalidClientMetadata says what
+    is wrong."""
     scopes, grant_types = tuple(dict.fromkeys(scopes)), tuple(dict.fromkeys(grant_types))
     redirect_uris = tuple(dict.fromkeys(redirect_uris))
     if not name.strip():
@@ -186,5 +193,4 @@ async def register_client(
         redirect_uris=redirect_uris,
         metadata=dict(metadata or {}),
     )
-    await store.add(client)
     return Registration(client=client, client_secret=secret)

@@ -71,6 +71,24 @@ class SqlClientStore:
         except sa.exc.IntegrityError:
             raise ClientExists(client.client_id) from None
 
+    async def replace(self, client: Client) -> bool:
+        """Store new terms and secret for the client of ``client.client_id`` (its creation time
+        stays); False if there is none. A running identity MIM serves the old record for at
+        most its client cache's ttl."""
+        async with self._engine.begin() as connection:
+            result = await connection.execute(
+                clients.update().where(clients.c.client_id == client.client_id).values(
+                    secret_hash=client.secret_hash,
+                    name=client.name,
+                    grant_types=list(client.grant_types),
+                    scopes=list(client.scopes),
+                    token_endpoint_auth_method=client.token_endpoint_auth_method,
+                    redirect_uris=list(client.redirect_uris),
+                    metadata=dict(client.metadata),
+                )
+            )
+        return result.rowcount > 0
+
     async def get(self, client_id: str) -> Client | None:
         if not _storable(client_id):
             return None

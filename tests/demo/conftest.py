@@ -17,6 +17,10 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     data_dir = tmp_path_factory.mktemp("demo") / "data"
     offset = free_port_offset([service.port for service in SERVICES.values()])
     with oup_up(data_dir, offset, demo=True) as (_, printed):
-        yield Platform(f"http://127.0.0.1:{8000 + offset}", data_dir, printed)
+        platform = Platform(f"http://127.0.0.1:{SERVICES['gateway'].port + offset}", data_dir, printed)
+        try:
+            yield platform
+        finally:
+            platform.close()
 
 

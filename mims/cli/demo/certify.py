@@ -7,6 +7,8 @@ README, "Certificates a city shows"): the public key as ``demo-authority.public.
 private one as ``demo-authority.private.jwk`` (mode 0600; a real authority keeps it elsewhere).
 Every call runs the suite afresh (profile ``mim``, the runner `oup conformance run` uses, in this
 process) and replaces the runs ``runs/<city>-<mim>/``, so certificates are always of today's code.
+Runs are kept only when every one of them got answers from its MIM, and each is written beside its
+folder and then renamed into place, so an interruption never leaves a half run.
 
 Certified: identity and context at their own URLs, the permit check through the gateway (behind
 it the permit check takes the caller from the gateway). The marketplace is not: its checks need a
@@ -19,11 +21,13 @@ import asyncio
 import os
 import shutil
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+from uuid import uuid4
 
 import httpx
 
@@ -35,7 +39,7 @@ from conformance.runner import run as run_checks
 from conformance.session import Target
 from mims.cli.demo.commands import CLIENT_ID as SEEDER_ID
 from mims.cli.demo.commands import demo_client_secret, seeder_secret
-from mims.cli.services import get_service
+from mims.cli.services import get_service, service_url
 
 AUTHORITY = "OUP demo certification authority (illustrative)"
 KEY_STEM = "demo-authority"
@@ -45,9 +49,10 @@ PROFILE = "mim"
 CERTIFIER_ID = "demo-certifier"
 CERTIFIER_SCOPES = ("permit:submit", "permit:zoning")
 """The permit check's run needs both. The identity and context runs use the seeder (a confidential
-client with ``context:read context:write``), which also keeps ``permit:submit`` out of the identity
-run: its token-exchange examples ask for that scope by client credentials."""
+client with ``context:read context:write``)."""
 OAUTH_METADATA = "/.well-known/oauth-authorization-server"
+STOP_POLL_SECONDS = 0.2
+DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 class CertifyError(Exception):
@@ -88,8 +93,8 @@ def default_context_url(gateway: str) -> str:
     """The context MIM's own URL where `oup up` puts it: on the gateway's host, at the same port
     offset from its fixed port as the gateway's."""
     parts = urlsplit(gateway)
-    port = (parts.port or 80) - get_service("gateway").port + get_service("context").port
-    return f"{parts.scheme}://{parts.hostname}:{port}"
+    port = parts.port or DEFAULT_PORTS.get(parts.scheme, 80)
+    return service_url("context", parts.hostname or "", port - get_service("gateway").port)
 
 
 @dataclass(frozen=True)
@@ -114,9 +119,11 @@ class Certification:
                 "runs": [outcome.as_json() for outcome in self.outcomes]}
 
 
-def certify(city: str, gateway: str, data_dir: Path, context_url: str | None = None) -> Certification:
+def certify(city: str, gateway: str, data_dir: Path, context_url: str | None = None, *,
+            stop: threading.Event | None = None) -> Certification:
     """Run the checks of identity, context and the permit check against the city's platform at
-    ``gateway`` and keep each run (certified when certifiable) in ``<data_dir>/conformance/runs``."""
+    ``gateway`` and keep each run (certified when certifiable) in ``<data_dir>/conformance/runs``.
+    Raises CertifyError, keeping nothing, when ``stop`` is set meanwhile or a run got no answer."""
     started = time.monotonic()
     gateway = gateway.rstrip("/")
     token_url, identity_url = _identity(gateway)
@@ -131,8 +138,12 @@ def certify(city: str, gateway: str, data_dir: Path, context_url: str | None = N
     ]
     signer = authority(data_dir)
     runs = data_dir / FOLDER / RUNS
-    outcomes = [_keep(report, runs / f"{city}-{report.target.mim}", signer)
-                for report in asyncio.run(_run_all(targets))]
+    done = asyncio.run(_run_all(targets, stop or threading.Event()))
+    unanswered = [report.target for report in done if not _answered(report)]
+    if unanswered:
+        raise CertifyError("no answer from " + ", ".join(f"{t.mim} at {t.url}" for t in unanswered)
+                           + "; the earlier runs are kept")
+    outcomes = [_keep(report, runs / f"{city}-{report.target.mim}", signer) for report in done]
     return Certification(city, outcomes, time.monotonic() - started)
 
 
@@ -149,17 +160,40 @@ def _identity(gateway: str) -> tuple[str, str]:
         raise CertifyError(f"{gateway}{OAUTH_METADATA} is no RFC 8414 metadata") from None
 
 
-async def _run_all(targets: list[Target]) -> list[Report]:
-    """The runs side by side: each waits mostly on its own MIM."""
-    return list(await asyncio.gather(*(run_checks(target, select(target.mim, PROFILE)) for target in targets)))
+async def _run_all(targets: list[Target], stop: threading.Event) -> list[Report]:
+    """The runs side by side (each waits mostly on its own MIM), given up as soon as ``stop`` is set."""
+    runs = asyncio.gather(*(run_checks(target, select(target.mim, PROFILE)) for target in targets))
+    while not stop.is_set():
+        await asyncio.wait({runs}, timeout=STOP_POLL_SECONDS)
+        if runs.done():
+            return list(runs.result())
+    runs.cancel()
+    await asyncio.gather(runs, return_exceptions=True)
+    raise CertifyError("stopped while certifying; the earlier runs are kept")
+
+
+def _answered(report: Report) -> bool:
+    """Whether the MIM answered any of the run's requests (a run of a MIM that is gone gets none)."""
+    return any(result.evidence for result in report.results)
 
 
 def _keep(report: Report, out: Path, signer: certificate.Authority) -> Outcome:
-    """Write the run afresh (no certificate of an earlier run may outlive it) and sign it when certifiable."""
-    shutil.rmtree(out, ignore_errors=True)
-    paths = reports.write_reports(report, out)
-    if report.certifiable:
-        issued = certificate.issue(report, paths["json"].read_bytes(), signer)
-        (out / CERTIFICATE_FILE).write_text(issued + "\n")
+    """Write the run afresh beside ``out``, sign it when certifiable, then put it in the place of the
+    earlier run (no certificate of which may outlive it)."""
+    for leftover in out.parent.glob(f".{out.name}.*"):  # of an interrupted earlier call
+        shutil.rmtree(leftover, ignore_errors=True)
+    fresh, old = (out.with_name(f".{out.name}.{kind}-{uuid4().hex[:8]}") for kind in ("new", "old"))
+    try:
+        paths = reports.write_reports(report, fresh)
+        if report.certifiable:
+            issued = certificate.issue(report, paths["json"].read_bytes(), signer)
+            (fresh / CERTIFICATE_FILE).write_text(issued + "\n")
+    except BaseException:
+        shutil.rmtree(fresh, ignore_errors=True)
+        raise
+    if out.exists():
+        out.rename(old)
+    fresh.rename(out)
+    shutil.rmtree(old, ignore_errors=True)
     seconds = (report.finished - report.started).total_seconds()
     return Outcome(report.target.mim, report.target.url, out, report.counts(), report.certifiable, seconds)

@@ -2,7 +2,8 @@
 
 The seeder is a confidential client ``demo-seeder`` registered directly in the identity database
 of the data folder the first time; its secret is kept in ``<data_dir>/demo-seeder.json`` (mode
-0600) for later runs, so only whoever can read the data folder can seed.
+0600) for later runs, so only whoever can read the data folder can seed. Should that file be gone,
+the client gets a new secret.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from mims.cli.files import write_json
 from mims.cli.region import CITIES
 from mims.cli.services import load
 
@@ -27,9 +29,23 @@ if TYPE_CHECKING:
 app = typer.Typer(no_args_is_help=True)
 
 CLIENT_ID = "demo-seeder"
-CREDENTIALS_FILE = f"{CLIENT_ID}.json"
 CITY_NAMES = tuple(name for name, _ in CITIES)
 """The region's cities, each with a demo of its own."""
+IDENTITY_DATABASE = "identity.db"
+
+
+def holds_platform(data_dir: Path) -> bool:
+    """Whether ``data_dir`` is a platform's data folder: its identity MIM keeps its database there,
+    unless its settings give a database URL (PostgreSQL) of its own."""
+    settings = load("mims.identity.service:SPEC").settings(data_dir=data_dir)
+    return settings.database_url is not None or (data_dir / IDENTITY_DATABASE).exists()
+
+
+def check_platform(data_dir: Path) -> None:
+    """Refuse a data folder that holds no platform."""
+    if not holds_platform(data_dir):
+        raise typer.BadParameter(f"{data_dir} holds no platform (no {IDENTITY_DATABASE}, no identity database "
+                                 f"URL): give the folder `oup up` uses", param_hint="--data-dir")
 
 
 def check_city(city: str, param_hint: str = "--city") -> None:
@@ -49,35 +65,39 @@ def seeder_secret(data_dir: Path) -> str:
 def demo_client_secret(data_dir: Path, client_id: str, name: str, scopes: Sequence[str]) -> str:
     """The secret of the demo's confidential client ``client_id``: kept in
     ``<data_dir>/<client_id>.json`` (mode 0600) from an earlier run, else registered now in the
-    data folder's identity database with ``scopes``."""
+    data folder's identity database with ``scopes`` (or, registered before but its file gone, given
+    a new secret)."""
     path = data_dir / f"{client_id}.json"
     if path.exists():
         return str(orjson.loads(path.read_bytes())["client_secret"])
     secret = asyncio.run(_register(data_dir, client_id, name, scopes))
     data_dir.mkdir(parents=True, exist_ok=True)
-    path.touch(mode=0o600)
-    path.chmod(0o600)
-    path.write_bytes(orjson.dumps({"client_id": client_id, "client_secret": secret}))
+    write_json(path, {"client_id": client_id, "client_secret": secret})
     return secret
 
 
 async def _register(data_dir: Path, client_id: str, name: str, scopes: Sequence[str]) -> str:
-    """``client_id`` with ``scopes`` in the identity database (directly: the demo's own clients)."""
+    """``client_id`` with ``scopes`` in the identity database (directly: the demo's own clients),
+    registered anew with a new secret when it exists."""
     identity_storage = load("mims.identity.bootstrap:identity_storage")
     store_class = load("mims.identity.storage:SqlClientStore")
     register_client = load("mims.identity.clients:register_client")
+    reregister_client = load("mims.identity.admin:reregister_client")
     client_exists = load("mims.identity.clients:ClientExists")
     settings = load("mims.identity.service:SPEC").settings(data_dir=data_dir)
     missing = [scope for scope in scopes if scope not in settings.scopes]
     if missing:
         raise RuntimeError(f"the identity MIM offers no scope {', '.join(missing)}, which {name} needs")
     async with identity_storage(settings) as engine:
+        store = store_class(engine)
+        terms = {"name": name, "scopes": tuple(scopes), "platform_scopes": settings.scopes}
         try:
-            registration = await register_client(store_class(engine), name=name, scopes=tuple(scopes),
-                                                 platform_scopes=settings.scopes, client_id=client_id)
+            registration = await register_client(store, client_id=client_id, **terms)
         except client_exists:
-            raise RuntimeError(f"the client {client_id} exists but {data_dir / f'{client_id}.json'} is gone: "
-                               f"remove the client (oup identity) to register it anew") from None
+            registration = await reregister_client(store, client_id, **terms)
+    if registration is None or registration.client_secret is None:
+        raise RuntimeError(f"the client {client_id} could not be given a secret: it was removed meanwhile "
+                           f"or is a public client")
     return str(registration.client_secret)
 
 
@@ -111,9 +131,7 @@ def seed(
     """Load the living demo of a city into a running platform, through its gateway: digital twin
     entities, zoning plans and catalogue entries with offers. Running it again changes nothing."""
     check_city(city)
-    if not (data_dir / "identity.db").exists() and not (data_dir / CREDENTIALS_FILE).exists():
-        raise typer.BadParameter(f"{data_dir} holds no platform (no identity.db): give the folder `oup up` uses",
-                                 param_hint="--data-dir")
+    check_platform(data_dir)
     console = Console(highlight=False)
     from mims.cli.demo.seed import SeedError
 
@@ -137,9 +155,7 @@ def certify(
     illustrative demo authority, keeping the runs where the portal's /certificates page reads them.
     Every call runs the checks afresh and replaces the earlier runs."""
     check_city(city)
-    if not (data_dir / "identity.db").exists():
-        raise typer.BadParameter(f"{data_dir} holds no platform (no identity.db): give the folder `oup up` uses",
-                                 param_hint="--data-dir")
+    check_platform(data_dir)
     from mims.cli.demo.certify import CertifyError  # here: the suite loads only now
     from mims.cli.demo.certify import certify as run_certify
 

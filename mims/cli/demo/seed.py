@@ -6,7 +6,9 @@ and the marketplace (``/marketplace/datasets`` and their offers).
 Idempotent by adding only what is missing: entities whose id the twin already holds, a zoning
 plan already there, a dataset whose English title the catalogue already lists (with the demo
 keyword) and an offer whose ``uid`` is taken (409) are left as they are. A second seed
-therefore writes nothing, and says so.
+therefore writes nothing, and says so. A new entity's history is written before the entity
+itself, and only when the history holds nothing of it yet, so an interrupted seed completes on
+the next one without doubling any history.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 import httpx
@@ -33,6 +35,7 @@ BATCH_SIZE = 250
 PAGE_SIZE = 1000
 TIMEOUT = 60.0
 JSON_LD = "application/ld+json"
+T = TypeVar("T")
 
 
 class SeedError(Exception):
@@ -66,13 +69,14 @@ class Summary:
 
 
 def seed(city: str, gateway: str, client_id: str, client_secret: str, *, now: datetime | None = None,
-         progress: Callable[[str], None] = lambda step: None) -> Summary:
-    """Seed ``city`` (one of :data:`CITIES`) through ``gateway`` with a client of :data:`SCOPES`."""
+         progress: Callable[[str], None] = lambda step: None, transport: httpx.BaseTransport | None = None) -> Summary:
+    """Seed ``city`` (one of :data:`CITIES`) through ``gateway`` with a client of :data:`SCOPES`
+    (over ``transport`` when given, else the network)."""
     started = time.monotonic()
     gateway = gateway.rstrip("/")
     demo = CITIES[city](now or datetime.now(UTC), gateway)
     summary = Summary(city)
-    with httpx.Client(base_url=gateway, timeout=TIMEOUT) as client:
+    with httpx.Client(base_url=gateway, timeout=TIMEOUT, transport=transport) as client:
         client.headers["Authorization"] = f"Bearer {_token(client, client_id, client_secret)}"
         for layer in demo.layers:
             progress(layer.kind)
@@ -89,23 +93,31 @@ def seed(city: str, gateway: str, client_id: str, client_secret: str, *, now: da
 def _token(client: httpx.Client, client_id: str, client_secret: str) -> str:
     """A client-credentials access token (RFC 6749 4.4) from the token endpoint the gateway's
     RFC 8414 metadata names."""
-    metadata = _send(client, "GET", "/.well-known/oauth-authorization-server").json()
-    response = _send(client, "POST", metadata["token_endpoint"], auth=(client_id, client_secret),
-                     data={"grant_type": "client_credentials", "scope": " ".join(SCOPES)})
-    return str(response.json()["access_token"])
+    answer = _send(client, "GET", "/.well-known/oauth-authorization-server")
+    token_endpoint = _member(answer, _json(answer), "token_endpoint", str)
+    answer = _send(client, "POST", token_endpoint, auth=(client_id, client_secret),
+                   data={"grant_type": "client_credentials", "scope": " ".join(SCOPES)})
+    return _member(answer, _json(answer), "access_token", str)
 
 
 def _seed_layer(client: httpx.Client, layer: Layer, count: Count) -> None:
     present = _ids_of_type(client, layer.type_iri)
     missing = [entity for entity in layer.entities if entity["id"] not in present]
     count.present += len(layer.entities) - len(missing)
+    new = {entity["id"] for entity in missing}
+    for history in layer.histories:
+        if history["id"] in new and not _has_history(client, history["id"]):
+            _send(client, "POST", f"{NGSI_LD}/temporal/entities", json=history, headers=_content_type(history))
     for batch in _chunks(missing, BATCH_SIZE):
         _send(client, "POST", f"{NGSI_LD}/entityOperations/upsert", json=batch, headers=_content_type(batch[0]))
         count.created += len(batch)
-    new = {entity["id"] for entity in missing}
-    for history in layer.histories:
-        if history["id"] in new:
-            _send(client, "POST", f"{NGSI_LD}/temporal/entities", json=history, headers=_content_type(history))
+
+
+def _has_history(client: httpx.Client, entity: str) -> bool:
+    """Whether the temporal representation of ``entity`` holds anything (an earlier seed wrote it)."""
+    answer = _send(client, "GET", f"{NGSI_LD}/temporal/entities/{quote(entity, safe='')}", params={"lastN": 1},
+                   expect=(200, 404))
+    return answer.status_code == 200
 
 
 def _ids_of_type(client: httpx.Client, type_iri: str) -> set[str]:
@@ -113,22 +125,23 @@ def _ids_of_type(client: httpx.Client, type_iri: str) -> set[str]:
     ids: set[str] = set()
     offset = 0
     while True:
-        page = _send(client, "GET", f"{NGSI_LD}/entities",
-                     params={"type": type_iri, "pick": "id", "limit": PAGE_SIZE, "offset": offset}).json()
-        ids.update(entity["id"] for entity in page)
+        answer = _send(client, "GET", f"{NGSI_LD}/entities",
+                       params={"type": type_iri, "pick": "id", "limit": PAGE_SIZE, "offset": offset})
+        page = _json(answer)
+        if not isinstance(page, list) or not all(isinstance(entity, Mapping) for entity in page):
+            raise _malformed(answer, "no array of entities")
+        ids.update(_member(answer, entity, "id", str) for entity in page)
         if len(page) < PAGE_SIZE:
             return ids
         offset += PAGE_SIZE
 
 
 def _seed_zoning_plan(client: httpx.Client, plan: dict[str, Any], count: Count) -> None:
-    response = client.get(f"{NGSI_LD}/entities/{quote(entity_id(ZONING_PLAN, plan['id']), safe='')}",
-                          params={"pick": "id"})
-    if response.status_code == 200:
+    answer = _send(client, "GET", f"{NGSI_LD}/entities/{quote(entity_id(ZONING_PLAN, plan['id']), safe='')}",
+                   params={"pick": "id"}, expect=(200, 404))
+    if answer.status_code == 200:
         count.present += 1
         return
-    if response.status_code != 404:
-        raise _refused(response)
     _send(client, "PUT", f"/permit-check/v1/zoning-plans/{plan['id']}", json=plan)
     count.created += 1
 
@@ -139,20 +152,21 @@ def _seed_catalogue(client: httpx.Client, demo: CityDemo, summary: Summary) -> N
     for entry in demo.datasets:
         iri = listed.get(entry.title)
         if iri is None:
-            iri = _send(client, "POST", "/marketplace/datasets", json=entry.document).headers["Location"]
+            answer = _send(client, "POST", "/marketplace/datasets", json=entry.document, expect=(201,))
+            iri = answer.headers.get("Location", "")
+            if "/" not in iri.rstrip("/"):
+                raise _malformed(answer, f"no Location of the dataset it made (Location: {iri!r})")
             datasets.created += 1
         else:
             datasets.present += 1
         dataset_id = iri.rstrip("/").rsplit("/", 1)[1]
         for role in entry.offers:
             body = catalogue.offer(entry, role, iri, entry.document["publisher"]["url"])
-            response = client.post(f"/marketplace/datasets/{dataset_id}/offers", json=body)
-            if response.status_code == 409:
+            answer = _send(client, "POST", f"/marketplace/datasets/{dataset_id}/offers", json=body, expect=(201, 409))
+            if answer.status_code == 409:
                 offers.present += 1
-            elif response.status_code == 201:
-                offers.created += 1
             else:
-                raise _refused(response)
+                offers.created += 1
 
 
 def _demo_datasets(client: httpx.Client) -> dict[str, str]:
@@ -160,14 +174,18 @@ def _demo_datasets(client: httpx.Client) -> dict[str, str]:
     found: dict[str, str] = {}
     offset = 0
     while True:
-        page = _send(client, "GET", "/marketplace/datasets",
-                     params={"keyword": catalogue.DEMO_KEYWORD, "limit": 100, "offset": offset}).json()
-        for item in page["items"]:
+        answer = _send(client, "GET", "/marketplace/datasets",
+                       params={"keyword": catalogue.DEMO_KEYWORD, "limit": 100, "offset": offset})
+        page = _json(answer)
+        items, total = _member(answer, page, "items", list), _member(answer, page, "total", int)
+        for item in items:
+            if not isinstance(item, Mapping):
+                raise _malformed(answer, "a dataset that is no JSON object")
             for title in item.get("title", []):
                 if isinstance(title, Mapping) and title.get("@language") == "en":
-                    found[title["@value"]] = item["@id"]
-        offset += len(page["items"])
-        if not page["items"] or offset >= page["total"]:
+                    found[str(title.get("@value"))] = _member(answer, item, "@id", str)
+        offset += len(items)
+        if not items or offset >= total:
             return found
 
 
@@ -181,14 +199,37 @@ def _chunks(items: Sequence[dict[str, Any]], size: int) -> Iterator[list[dict[st
         yield list(items[start:start + size])
 
 
-def _send(client: httpx.Client, method: str, url: str, **kwargs: Any) -> httpx.Response:
+def _send(client: httpx.Client, method: str, url: str, *, expect: Sequence[int] = (200, 201, 204),
+          **kwargs: Any) -> httpx.Response:
+    """The answer to the request, when its status is one of ``expect``; SeedError otherwise (a 207 is
+    a batch with failed entities)."""
     try:
         response = client.request(method, url, **kwargs)
     except httpx.HTTPError as error:
         raise SeedError(f"{method} {client.base_url.join(url)}: the platform did not answer ({error!r})") from None
-    if response.status_code >= 300 or response.status_code == 207:  # 207: a batch with failed entities
+    if response.status_code not in expect:
         raise _refused(response)
     return response
+
+
+def _json(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        raise _malformed(response, f"no JSON body: {response.text[:200]!r}") from None
+
+
+def _member(response: httpx.Response, document: Any, name: str, kind: type[T]) -> T:
+    """``document[name]`` of the answer, which must be a ``kind``."""
+    value = document.get(name) if isinstance(document, Mapping) else None
+    if not isinstance(value, kind) or isinstance(value, bool):
+        raise _malformed(response, f"no {kind.__name__} member {name!r}")
+    return value
+
+
+def _malformed(response: httpx.Response, what: str) -> SeedError:
+    request = response.request
+    return SeedError(f"{request.method} {request.url.path} answered {response.status_code} with {what}")
 
 
 def _refused(response: httpx.Response) -> SeedError:
