@@ -22,8 +22,12 @@ REFUSED = ("signin.failed", "signin.refused", 400)
 
 
 def redirect_uri(request: Request) -> str:
+    """Where the identity MIM sends the person back: the configured URI, else the callback at the
+    gateway's public URL (what `oup up` registers), else at the address the request came to."""
     configured = request.app.state.portal.redirect_uri
-    return configured or str(request.base_url).rstrip("/") + "/auth/callback"
+    public_url = request.app.state.settings.public_url
+    base = str(public_url) if public_url is not None else str(request.base_url)
+    return configured or base.rstrip("/") + "/auth/callback"
 
 
 @router.get("/login")

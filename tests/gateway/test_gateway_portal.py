@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -27,7 +28,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 import mims.identity.service
-from gateway.portal import oauth, pages, sessions
+from gateway.portal import oauth, pages, sessions, signin
 from gateway.portal.sessions import SessionStore
 from gateway.portal.upstream import Platform as PlatformAPIs
 from gateway.portal.upstream import UpstreamError
@@ -128,7 +129,7 @@ def test_a_sign_in_is_completed_once_and_only_in_the_browser_that_started_it(pla
     callback = back.headers["location"]
     with httpx.Client(base_url=platform.gateway) as stranger:  # another browser: no session
         refused = stranger.get(callback)
-        assert refused.status_code == 400 and "sign in again" in refused.text.lower() or "opnieuw" in refused.text
+        assert refused.status_code == 400 and ("sign in again" in refused.text.lower() or "opnieuw" in refused.text)
     with closing(http):
         assert http.get(callback).status_code == 303
         replayed = http.get(callback)
@@ -461,6 +462,18 @@ def test_cookies_are_secure_when_the_public_url_is_https() -> None:
         pages.remember_language(response, "en", _request(public_url))
         cookies = response.headers.getlist("set-cookie")
         assert len(cookies) == 3 and all(("; secure" in cookie.lower()) is secure for cookie in cookies), cookies
+
+
+def test_the_callback_is_at_the_public_url_unless_one_is_configured() -> None:
+    assert signin.redirect_uri(_with_portal(_request("https://city.example/"), None)) == "https://city.example/auth/callback"
+    assert signin.redirect_uri(_with_portal(_request(), None)) == "http://gw/auth/callback"
+    assert signin.redirect_uri(_with_portal(_request("https://city.example/"), "https://x.example/cb")) == \
+        "https://x.example/cb"
+
+
+def _with_portal(request: Request, redirect_uri: str | None) -> Request:
+    request.app.state.portal = SimpleNamespace(redirect_uri=redirect_uri)
+    return request
 
 
 async def test_the_platform_is_called_with_the_page_requests_id() -> None:
