@@ -64,6 +64,7 @@ SPEC = MimSpec(
     migrations=Path(__file__).parent / "migrations" / "versions",
     background=(_upstream_client, audit.running, region.running, metering.running, portal.running),
     settings_cls=GatewaySettings,
+    body_too_large=portal.too_large,
 )
 
 

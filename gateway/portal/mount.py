@@ -82,3 +82,13 @@ async def _identity_unavailable(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, IdentityUnavailable)
     page = Page(request)
     return page.render("error.html", status=503, heading=page.t("signin.unavailable"), detail=exc.reason)
+
+
+def too_large(request: Request, limit: int) -> Response | None:
+    """A browser's form over the gateway's body limit gets a page saying the limit, not the 413
+    problem+json an API client gets (the gateway's ``body_too_large``)."""
+    if "text/html" not in request.headers.get("accept", "") or not hasattr(request.app.state, "portal"):
+        return None
+    page = Page(request)
+    return page.render("error.html", status=413, heading=page.t("error.too_large"),
+                       detail=page.t("error.too_large_detail", size=f"{limit / 1024 / 1024:g}"))

@@ -10,8 +10,11 @@ import logging
 import re
 import time
 import uuid
+from collections.abc import Callable
 
 from starlette.datastructures import Headers, MutableHeaders
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mims.kit.errors import internal_error, problem_response, status_problem
@@ -94,9 +97,11 @@ class BodyLimitMiddleware:
     it makes of that is dropped, and the client gets the 413.
     """
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_body_bytes: int,
+                 answer: Callable[[Request, int], Response | None] | None = None) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.answer = answer  # another answer than the problem, for some requests (see MimSpec)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -136,6 +141,10 @@ class BodyLimitMiddleware:
             await self._refuse(scope, receive, send)
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        answer = self.answer(Request(scope), self.max_body_bytes) if self.answer is not None else None
+        if answer is not None:
+            await answer(scope, receive, send)
+            return
         problem = status_problem(
             413,
             f"The request body is larger than the {self.max_body_bytes} bytes this service accepts.",

@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 from fastapi import APIRouter, FastAPI, Request
+from starlette.responses import Response
 
 from mims.kit import storage
 from mims.kit.auth import Introspector, TokenVerifier, TrustListFile, TrustListUrl
@@ -43,6 +44,8 @@ class MimSpec:
     ``migrations`` is the MIM's Alembic versions folder, applied on start-up.
     ``background`` are async context managers entered once storage is ready and left before it
     closes (workers such as notification dispatchers); each gets the app.
+    ``body_too_large`` may answer a request over the body limit otherwise than with the 413
+    problem (a page for people, say); given the request and the limit, None leaves it the problem.
     """
 
     name: str
@@ -56,6 +59,7 @@ class MimSpec:
     migrations: Path | None = None
     background: Sequence[Callable[[FastAPI], AbstractAsyncContextManager[None]]] = ()
     settings_cls: type[MimSettings] = MimSettings
+    body_too_large: Callable[[Request, int], Response | None] | None = None
 
     def settings(self, **overrides: Any) -> MimSettings:
         """This MIM's settings from the environment, with ``overrides`` on top."""
@@ -79,7 +83,7 @@ def create_app(spec: MimSpec, settings: MimSettings | None = None) -> FastAPI:
     app.state.engine = None
     app.state.token_verifier = token_verifier(settings) if settings.auth == "required" else None
     install_exception_handlers(app)
-    app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes, answer=spec.body_too_large)
     app.add_middleware(RequestContextMiddleware)  # added last: outermost
     app.include_router(well_known_router(spec, settings))
     app.include_router(_health_router(spec))

@@ -242,3 +242,15 @@ def test_a_page_of_past_checks_that_does_not_exist_is_said_on_the_page(citizen: 
         f"There is no page &quot;{number}&quot; of past checks" in answer.text
     first = citizen.get("/permits/checks", params={"page": "1"})
     assert first.status_code == 200 and f'href="/permits/checks/{CHECK}"' in first.text
+
+
+def test_a_file_over_the_body_limit_is_a_page_for_a_browser_and_a_problem_for_an_api_client(
+        citizen: httpx.Client) -> None:
+    big = {"file": ("plan.json", b" " * (1024 * 1024 + 1), "application/json")}
+    page = citizen.post("/permits/checks", files=big, data={"how": "upload"},
+                        headers={"accept": "text/html,application/xhtml+xml,*/*;q=0.8"})
+    assert page.status_code == 413 and page.headers["content-type"].startswith("text/html"), page.text[:300]
+    assert "The file is too large" in page.text and "at most 1 MB" in page.text and 'role="alert"' in page.text
+    problem = citizen.post("/permits/checks", files=big, data={"how": "upload"}, headers={"accept": "application/json"})
+    assert problem.status_code == 413 and problem.headers["content-type"] == "application/problem+json"
+    assert problem.json()["maxBodyBytes"] == 1024 * 1024

@@ -57,3 +57,40 @@ async def test_body_limit_stops_reading_at_the_chunk_that_passes_it():
     assert len(consumed) == 2  # the third chunk crosses 25 bytes and is refused
     assert sent[0]["status"] == 413
     assert len(chunks) == 7
+
+
+@pytest.mark.parametrize("declared", [True, False])
+async def test_a_body_over_the_limit_may_be_answered_otherwise_than_with_the_problem(declared: bool):
+    from starlette.responses import PlainTextResponse
+
+    async def app(scope, receive, send):
+        while (await receive()).get("more_body"):
+            pass
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    def answer(request, limit):
+        wanted = "text/plain" in request.headers.get("accept", "")
+        return PlainTextResponse(f"at most {limit} bytes", status_code=413) if wanted else None
+
+    async def refused(accept: str) -> list[dict]:
+        chunks = [{"type": "http.request", "body": b"x" * 10, "more_body": True} for _ in range(5)]
+        chunks[-1]["more_body"] = False
+        headers = [(b"accept", accept.encode())] + ([(b"content-length", b"50")] if declared else [])
+        scope = {"type": "http", "method": "POST", "path": "/upload", "headers": headers, "query_string": b""}
+        sent: list[dict] = []
+
+        async def receive():
+            return chunks.pop(0)
+
+        async def send(message):
+            sent.append(message)
+
+        await BodyLimitMiddleware(app, max_body_bytes=25, answer=answer)(scope, receive, send)
+        return sent
+
+    plain = await refused("text/plain")
+    assert plain[0]["status"] == 413 and plain[1]["body"] == b"at most 25 bytes"
+    problem = await refused("application/json")
+    assert problem[0]["status"] == 413
+    assert (b"content-type", b"application/problem+json") in problem[0]["headers"]
