@@ -1,26 +1,16 @@
 """The demo platform its tests share: `oup up` as a user runs it (first start seeds Rotterdam and
-certifies its MIMs), started once for the demo tests."""
+certifies its MIMs). Session-scoped, so started once per test worker that runs files of this
+folder (``--dist loadfile`` gives a worker whole files)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
 import pytest
-
-from mims.cli.services import SERVICES
-from tests.demo.demo_platform import Platform
-from tests.serving import free_port_offset, oup_up
+from oup_platform import Platform, demo_platform
 
 
 @pytest.fixture(scope="session")
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
-    data_dir = tmp_path_factory.mktemp("demo") / "data"
-    offset = free_port_offset([service.port for service in SERVICES.values()])
-    with oup_up(data_dir, offset, demo=True) as (_, printed):
-        platform = Platform(f"http://127.0.0.1:{SERVICES['gateway'].port + offset}", data_dir, printed)
-        try:
-            yield platform
-        finally:
-            platform.close()
-
-
+    with demo_platform(tmp_path_factory.mktemp("demo")) as platform:
+        yield platform

@@ -6,7 +6,6 @@ Also the language switch and the portal's words."""
 from __future__ import annotations
 
 import asyncio
-import io
 import re
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -22,19 +21,17 @@ import pytest
 from fastapi import FastAPI
 from joserfc import jwt
 from joserfc.jwk import ECKey
-from rich.console import Console
 from serving import closed_port, free_port, served
+from signing_in import front_channel, identity_served, sign_in, sign_in_form
 from starlette.requests import Request
 from starlette.responses import Response
 
-import mims.identity.service
 from gateway.portal import oauth, pages, sessions, signin
 from gateway.portal.sessions import SessionStore
 from gateway.portal.upstream import Platform as PlatformAPIs
 from gateway.portal.upstream import UpstreamError
 from gateway.service import create_app
 from gateway.settings import GatewaySettings
-from mims.identity.admin import first_start
 from mims.kit.logging import request_id_var
 
 LOCALES = Path(__file__).resolve().parents[2] / "gateway" / "portal" / "locales"
@@ -52,47 +49,18 @@ class Platform:
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     folder = tmp_path_factory.mktemp("portal")
-    identity_port, gateway_port = free_port(), free_port()
+    gateway_port = free_port()
     gateway_url = f"http://127.0.0.1:{gateway_port}"
-    printed = io.StringIO()
-    first_start(data_dir=folder / "identity", console=Console(file=printed, width=200), gateway_url=gateway_url)
-    password = re.search(r"user citizen \(citizen\), password (\S+)", printed.getvalue()).group(1)
-    identity = mims.identity.service.create_app(data_dir=folder / "identity", port=identity_port)
-    gateway = create_app(data_dir=folder / "gateway", port=gateway_port,
-                         identity_url=f"http://127.0.0.1:{identity_port}")
-    with served(identity, identity_port) as identity_url, served(gateway, gateway_port):
-        yield Platform(gateway_url, identity_url, password, gateway)
-
-
-def _sign_in_page(http: httpx.Client, location: str) -> tuple[str, dict[str, str]]:
-    """The identity MIM's sign-in form: its action and its fields (hidden ones filled in)."""
-    page = http.get(location)
-    assert page.status_code == 200, page.text
-    action = re.search(r'<form[^>]*action="([^"]+)"', page.text).group(1).replace("&amp;", "&")
-    fields = {name: value.replace("&amp;", "&") for name, value in
-              re.findall(r'<input[^>]*name="([^"]+)"[^>]*value="([^"]*)"', page.text)}
-    return str(page.url.join(action)), fields
+    with identity_served(folder / "identity", gateway_url) as (identity_url, passwords):
+        gateway = create_app(data_dir=folder / "gateway", port=gateway_port, identity_url=identity_url)
+        with served(gateway, gateway_port):
+            yield Platform(gateway_url, identity_url, passwords["citizen"], gateway)
 
 
 def _signed_in(platform: Platform, next_path: str = "/") -> tuple[httpx.Client, httpx.Response]:
     """A browser signed in as the demo citizen; the portal's last answer (the way back)."""
     http = httpx.Client(base_url=platform.gateway, follow_redirects=False)
-    start = http.get("/auth/login", params={"next": next_path})
-    assert start.status_code == 303, start.text
-    action, fields = _sign_in_page(http, start.headers["location"])
-    back = http.post(action, data={**fields, "username": "citizen", "password": platform.password,
-                                   "decision": "allow"})
-    assert back.status_code == 302, back.text
-    return http, http.get(back.headers["location"])
-
-
-def _front_channel(location: str, password: str) -> str:
-    """The browser's part at the identity MIM: where it is sent back to."""
-    with httpx.Client() as browser:
-        action, fields = _sign_in_page(browser, location)
-        back = browser.post(action, data={**fields, "username": "citizen", "password": password, "decision": "allow"})
-    assert back.status_code == 302, back.text
-    return back.headers["location"]
+    return http, sign_in(http, "citizen", platform.password, next_path)
 
 
 def test_sign_in_asks_for_a_code_with_pkce_and_comes_back_where_it_started(platform: Platform) -> None:
@@ -123,7 +91,7 @@ def test_sign_in_asks_for_a_code_with_pkce_and_comes_back_where_it_started(platf
 def test_a_sign_in_is_completed_once_and_only_in_the_browser_that_started_it(platform: Platform) -> None:
     http = httpx.Client(base_url=platform.gateway, follow_redirects=False)
     start = http.get("/auth/login")
-    action, fields = _sign_in_page(http, start.headers["location"])
+    action, fields = sign_in_form(http, start.headers["location"])
     back = http.post(action, data={**fields, "username": "citizen", "password": platform.password,
                                    "decision": "allow"})
     callback = back.headers["location"]
@@ -154,7 +122,7 @@ def test_starting_a_sign_in_opens_no_session_and_finishing_one_opens_a_new_one(p
     with closing(http):
         assert planted in http.get("/").headers["set-cookie"]  # the portal knows it
         start = http.get("/auth/login")
-        action, fields = _sign_in_page(http, start.headers["location"])
+        action, fields = sign_in_form(http, start.headers["location"])
         back = http.post(action, data={**fields, "username": "citizen", "password": platform.password,
                                        "decision": "allow"})
         assert http.get(back.headers["location"]).status_code == 303
@@ -191,7 +159,7 @@ def test_a_token_the_platform_refuses_shows_an_error_instead_of_signing_in_again
 def test_a_refusal_at_the_identity_mim_is_shown_not_crashed_on(platform: Platform) -> None:
     with httpx.Client(base_url=platform.gateway, follow_redirects=False, cookies={"oup_lang": "en"}) as http:
         start = http.get("/auth/login")
-        action, fields = _sign_in_page(http, start.headers["location"])
+        action, fields = sign_in_form(http, start.headers["location"])
         back = http.post(action, data={**fields, "username": "citizen", "password": platform.password,
                                        "decision": "deny"})
         denied = http.get(back.headers["location"])
@@ -240,7 +208,7 @@ async def test_an_expiring_access_token_is_refreshed_and_a_revoked_one_signs_out
         location = await oauth.authorization_url(portal, BROWSER, redirect_uri=portal.redirect_uri, next_path="/",
                                                  lang="nl")
         state = parse_qs(urlsplit(location).query)["state"][0]
-        back = await asyncio.to_thread(_front_channel, location, platform.password)
+        back = await asyncio.to_thread(front_channel, location, "citizen", platform.password)
         code = parse_qs(urlsplit(back).query)["code"][0]
         session = await oauth.complete(portal, portal.pending.take(state, BROWSER), code=code)
         first = session.access_token

@@ -7,7 +7,6 @@ page that does not exist, a check that does not exist)."""
 from __future__ import annotations
 
 import asyncio
-import io
 import re
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -20,14 +19,11 @@ import httpx
 import orjson
 import pytest
 from fastapi import FastAPI, Request, Response
-from rich.console import Console
 from serving import free_port, served
+from signing_in import identity_served, sign_in
 
-import mims.identity.service
 import ppi_schemas
 from gateway.service import create_app as create_gateway
-from mims.identity.admin import first_start
-from tests.gateway.test_gateway_portal import _signed_in
 
 OUP = "https://w3id.org/oup/vocab#"
 CHECK = "0123456789abcdef0123456789abcdef"
@@ -128,11 +124,8 @@ class Platform:
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     folder: Path = tmp_path_factory.mktemp("portal-pages")
-    identity_port, gateway_port = free_port(), free_port()
+    gateway_port = free_port()
     gateway_url = f"http://127.0.0.1:{gateway_port}"
-    printed = io.StringIO()
-    first_start(data_dir=folder / "identity", console=Console(file=printed, width=200), gateway_url=gateway_url)
-    password = re.search(r"user citizen \(citizen\), password (\S+)", printed.getvalue()).group(1)
     permits, context = Upstream(), Upstream()
     permits.answers = {
         f"/v1/checks/{CHECK}": (200, "application/json", orjson.dumps(DECISION)),
@@ -141,8 +134,8 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
         "/v1/checks/not-html.html": (200, "application/json", b'{"html": "<script>alert(1)</script>"}'),
     }
     with ExitStack() as stack:
-        identity = stack.enter_context(served(
-            mims.identity.service.create_app(data_dir=folder / "identity", port=identity_port), identity_port))
+        identity, passwords = stack.enter_context(identity_served(folder / "identity", gateway_url))
+        password = passwords["citizen"]
         permit_url = stack.enter_context(served(permits.app(_checks), free_port()))
         context_url = stack.enter_context(served(context.app(_entities), free_port()))
         gateway = create_gateway(data_dir=folder / "gateway", port=gateway_port, identity_url=identity,
@@ -153,11 +146,10 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
 
 @pytest.fixture(scope="module")
 def citizen(platform: Platform) -> Iterator[httpx.Client]:
-    http, back = _signed_in(platform, "/permits/checks")  # type: ignore[arg-type]  # it reads gateway, password
-    assert back.status_code == 303 and back.headers["location"] == "/permits/checks", back.text
-    http.cookies.set("oup_lang", "en")
-    yield http
-    http.close()
+    with httpx.Client(base_url=platform.gateway, cookies={"oup_lang": "en"}) as http:
+        back = sign_in(http, "citizen", platform.password, "/permits/checks")
+        assert back.status_code == 303 and back.headers["location"] == "/permits/checks", back.text
+        yield http
 
 
 def test_a_check_id_is_one_quoted_path_segment_upstream(platform: Platform, citizen: httpx.Client) -> None:

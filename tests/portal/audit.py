@@ -1,9 +1,10 @@
 """An accessibility audit of the page a browser test is on: axe-core against WCAG 2.2 level AA.
 
 axe-core comes from the npm registry, pinned in this folder's package-lock.json and installed by
-``make test`` (``npm ci --prefix tests/portal``). A serious or critical violation fails the test;
-each audit leaves a full-page screenshot and axe's whole result as artefacts, so a reviewer can
-see what was checked without rerunning it.
+``make test`` (``npm ci --prefix tests/portal``): a test dependency like any other, so where
+Chromium is present and axe-core is not, the browser tests fail rather than skip. A serious or
+critical violation fails the test; each audit leaves a full-page screenshot and axe's whole
+result as artefacts, so a reviewer can see what was checked without rerunning it.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from browser import browser_missing
+import pytest
 from playwright.sync_api import Page
 
 HERE = Path(__file__).resolve().parent
@@ -50,14 +51,18 @@ def artefacts() -> Path:
     return Path(configured) if configured else HERE.parents[1] / "test-artifacts" / "portal"
 
 
+def require_axe(axe: Path = AXE) -> None:
+    """Fail, naming the command that installs it, unless axe-core is at ``axe``."""
+    if not axe.exists():
+        npm = "" if shutil.which("npm") else " (npm itself is not installed)"
+        pytest.fail(f"axe-core is not installed at {axe}{npm}: `make test` installs it, "
+                    "or run `npm ci --prefix tests/portal`")
+
+
 def audit(page: Page, name: str) -> None:
     """Audit ``page`` as it is now; ``name`` (a file name, no folder) names its artefacts.
 
     Raises ``AccessibilityViolations`` listing every serious or critical violation."""
-    if not AXE.exists():
-        npm = "" if shutil.which("npm") else " (npm itself is not installed)"
-        browser_missing(f"axe-core is not installed at {AXE.relative_to(HERE.parents[1])}{npm}: "
-                        "`make test` installs it, or run `npm ci --prefix tests/portal`")
     # Evaluated over the DevTools protocol rather than added as a <script>: the pages' own
     # Content-Security-Policy forbids inline scripts, and it must stay in force while tested.
     page.evaluate(f"{AXE.read_text(encoding='utf-8')}\n;undefined")

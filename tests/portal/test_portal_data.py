@@ -19,8 +19,9 @@ from urllib.parse import quote
 import httpx
 import pytest
 from audit import audit
+from oup_platform import Platform
 from playwright.sync_api import Page, expect
-from running import Platform
+from signing_in import csrf, sign_in, sign_in_in_browser
 
 from gateway.portal import marketplace_view as view
 
@@ -42,12 +43,6 @@ class Published:
     parking: str
     parking_title: str
     restricted_offer: str
-
-
-def _secret(printed: str, client_id: str) -> str:
-    found = re.search(rf"client_id:\s+{re.escape(client_id)}\s+client_secret:\s+(\S+)", printed)
-    assert found, f"no secret of {client_id} in what oup up printed:\n{printed}"
-    return found[1]
 
 
 def _dataset(word: str, title: str, theme: str, licence: str) -> dict[str, object]:
@@ -76,7 +71,7 @@ def published(platform: Platform) -> Published:
     word = "t" + uuid.uuid4().hex[:10]
     with httpx.Client(base_url=platform.gateway, timeout=60) as client:
         token = client.post("/identity/token", data={"grant_type": "client_credentials", "scope": "marketplace:publish"},
-                            auth=("demo-publisher", _secret(platform.printed, "demo-publisher")))
+                            auth=("demo-publisher", platform.secret("demo-publisher")))
         assert token.status_code == 200, token.text
         client.headers["authorization"] = f"Bearer {token.json()['access_token']}"
         made = {}
@@ -105,27 +100,19 @@ def browser_client(platform: Platform) -> Iterator[httpx.Client]:
         yield client
 
 
-def _sign_in(client: httpx.Client, platform: Platform, username: str, next_path: str) -> httpx.Response:
-    """Sign in through the identity MIM's sign-in page as its form would; the page returned to."""
-    page = client.get("/auth/login", params={"next": next_path}, follow_redirects=True)
-    assert page.status_code == 200 and 'name="password"' in page.text, page.text
-    action = unescape(re.search(r'<form method="post" action="([^"]+)"', page.text)[1])
-    hidden = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', page.text))
-    answer = client.post(action, data={**{k: unescape(v) for k, v in hidden.items()}, "username": username,
-                                       "password": platform.passwords[username], "decision": "allow"},
-                         follow_redirects=True)
-    assert answer.status_code == 200, answer.text
-    return answer
+def _signed_in_at(client: httpx.Client, platform: Platform, next_path: str) -> httpx.Response:
+    """Sign ``client`` in as the demo citizen; the page the portal sends it back to."""
+    back = sign_in(client, "citizen", platform.passwords["citizen"], next_path)
+    assert back.status_code == 303 and back.headers["location"] == next_path, back.text
+    page = client.get(next_path)
+    assert page.status_code == 200, page.text
+    return page
 
 
 def _main(html: str) -> str:
     """The text of the page's <main>, without tags, whitespace collapsed."""
     main = re.search(r"<main.*?</main>", html, re.DOTALL)[0]
     return " ".join(unescape(re.sub(r"<[^>]+>", " ", main)).split())
-
-
-def _csrf(html: str) -> str:
-    return re.search(r'name="csrf" value="([^"]+)"', html)[1]
 
 
 # --- HTTP: the pages as a browser without JavaScript gets them -------------------------------------
@@ -188,10 +175,10 @@ def test_requesting_access_signed_out_leads_to_sign_in(browser_client: httpx.Cli
 
 def test_a_refused_request_shows_the_reason(browser_client: httpx.Client, platform: Platform,
                                             published: Published) -> None:
-    page = _sign_in(browser_client, platform, "citizen", f"/data/{published.parking}")
+    page = _signed_in_at(browser_client, platform, f"/data/{published.parking}")
     assert str(page.url).endswith(f"/data/{published.parking}") and "Request access" in page.text
     answer = browser_client.post(f"/data/{published.parking}/offers/{published.restricted_offer}/request",
-                                 data={"csrf": _csrf(page.text), "purpose": MARKETING})
+                                 data={"csrf": csrf(page.text), "purpose": MARKETING})
     assert answer.status_code == 403
     text = _main(answer.text)
     assert "Access was refused" in text and "constraint purpose isAnyOf" in text
@@ -200,7 +187,7 @@ def test_a_refused_request_shows_the_reason(browser_client: httpx.Client, platfo
 
 def test_a_request_without_the_form_token_is_refused(browser_client: httpx.Client, platform: Platform,
                                                      published: Published) -> None:
-    _sign_in(browser_client, platform, "citizen", f"/data/{published.trees}")
+    _signed_in_at(browser_client, platform, f"/data/{published.trees}")
     answer = browser_client.post(f"/data/{published.trees}/offers/{published.open_offer}/request",
                                  data={"csrf": "forged"})
     assert answer.status_code == 400 and "This form has expired" in _main(answer.text)
@@ -208,9 +195,9 @@ def test_a_request_without_the_form_token_is_refused(browser_client: httpx.Clien
 
 def test_a_restricted_request_waits_for_the_provider(browser_client: httpx.Client, platform: Platform,
                                                      published: Published) -> None:
-    page = _sign_in(browser_client, platform, "citizen", f"/data/{published.parking}")
+    page = _signed_in_at(browser_client, platform, f"/data/{published.parking}")
     answer = browser_client.post(f"/data/{published.parking}/offers/{published.restricted_offer}/request",
-                                 data={"csrf": _csrf(page.text), "purpose": RESEARCH})
+                                 data={"csrf": csrf(page.text), "purpose": RESEARCH})
     assert answer.status_code == 201
     assert "requested" in _main(answer.text) and "waiting for the provider" in _main(answer.text)
 
@@ -275,10 +262,7 @@ def test_request_access_scenario(platform: Platform, page: Page, published: Publ
     page.goto(f"{platform.gateway}/data/{published.trees}")
     with page.expect_navigation():
         page.get_by_role("link", name="Sign in to request access").click()
-    page.fill("#username", "citizen")
-    page.fill("#password", platform.passwords["citizen"])
-    with page.expect_navigation(url=re.compile(rf"/data/{published.trees}$")):
-        page.get_by_role("button", name=re.compile("Allow|Toestaan")).click()
+    sign_in_in_browser(page, "citizen", platform.passwords["citizen"], re.compile(rf"/data/{published.trees}$"))
     with page.expect_navigation():
         page.get_by_role("button", name=re.compile("^Request access")).click()
     expect(page.get_by_role("status")).to_contain_text("agreed and in force")

@@ -8,12 +8,14 @@ page with a known violation proves that the audit does report what it finds.
 
 from __future__ import annotations
 
+from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
-from audit import AccessibilityViolations, artefacts, audit
+from audit import AccessibilityViolations, artefacts, audit, require_axe
+from oup_platform import Platform
 from playwright.sync_api import Page
-from running import Platform
+from signing_in import sign_in_in_browser
 
 #: RFC 7636 appendix B's S256 challenge: these tests never exchange a code, so any valid one does.
 CODE_CHALLENGE = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
@@ -76,6 +78,14 @@ def test_the_audit_reports_a_serious_violation_and_keeps_its_evidence(page: Page
     assert '"image-alt"' in result.read_text(encoding="utf-8")
 
 
+def test_without_axe_core_the_browser_tests_fail_and_say_how_to_install_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OUP_REQUIRE_BROWSER", raising=False)  # where a missing browser is only skipped
+    with pytest.raises(pytest.fail.Exception, match=r"`make test` installs it, or run `npm ci --prefix tests/portal`"):
+        require_axe(tmp_path / "axe.min.js")
+    require_axe()  # installed here, as `make test` does
+
+
 def test_the_portal_home_page_passes_the_audit(platform: Platform, page: Page) -> None:
     response = page.goto(f"{platform.gateway}/")
     assert response is not None and response.status == 200, page.inner_text("body")
@@ -89,10 +99,7 @@ def test_a_citizen_signs_in_from_the_portal_by_keyboard_and_out_again(platform: 
     page.get_by_role("link", name="Sign in").focus()
     with page.expect_navigation(url=f"{platform.identity}/authorize?**"):
         page.keyboard.press("Enter")
-    page.fill("#username", "citizen")
-    page.fill("#password", platform.passwords["citizen"])
-    with page.expect_navigation(url=f"{platform.gateway}/data**"):
-        page.get_by_role("button", name="Allow").press("Enter")
+    sign_in_in_browser(page, "citizen", platform.passwords["citizen"], f"{platform.gateway}/data**", keyboard=True)
     assert page.get_by_text("Signed in as Demo citizen").is_visible()
     assert page.get_attribute("[aria-current=page]", "href") == "/data"  # back where the person started
     with page.expect_navigation():

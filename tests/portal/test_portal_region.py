@@ -5,7 +5,6 @@ pass a WCAG 2.2 AA audit in a real browser."""
 
 from __future__ import annotations
 
-import io
 import re
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -20,19 +19,16 @@ import pytest
 from audit import audit
 from fastapi import FastAPI, Request
 from playwright.sync_api import Page
-from rich.console import Console
 from serving import closed_port, free_port, served
+from signing_in import identity_served, sign_in_in_browser, signed_in
 
-import mims.identity.service
 import ppi_schemas
 from gateway.peers import Peer
 from gateway.portal import region_view
 from gateway.region import PeerReport, PeerStatus
 from gateway.service import create_app as create_gateway
 from mims.context.service import create_app as create_context
-from mims.identity.admin import first_start
 from mims.marketplace.service import create_app as create_marketplace
-from tests.gateway.test_gateway_portal import _signed_in
 
 PARKING = "OffStreetParking"
 
@@ -67,7 +63,16 @@ def den_haag() -> FastAPI:
 class Region:
     gateway: str
     identity: str
+    context: str
+    marketplace: str
+    peers_file: Path
     password: str  # the demo citizen's
+
+    def new_gateway(self, data_dir: Path, port: int) -> FastAPI:
+        """Another gateway of Rotterdam on the same MIMs and peers, that has asked no city yet."""
+        return create_gateway(data_dir=data_dir, port=port, city="rotterdam", identity_url=self.identity,
+                              context_url=self.context, marketplace_url=self.marketplace,
+                              peers_file=self.peers_file, rate_limit="off")
 
 
 @pytest.fixture(scope="module")
@@ -75,14 +80,10 @@ def region(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Region]:
     """Rotterdam (identity, context and marketplace MIMs behind its gateway) with peers den-haag
     (answers) and leiden (down: nothing listens at its address)."""
     folder: Path = tmp_path_factory.mktemp("region-portal")
-    identity_port, gateway_port = free_port(), free_port()
-    gateway_url = f"http://127.0.0.1:{gateway_port}"
-    printed = io.StringIO()
-    first_start(data_dir=folder / "identity", console=Console(file=printed, width=200), gateway_url=gateway_url)
-    password = re.search(r"user citizen \(citizen\), password (\S+)", printed.getvalue()).group(1)
+    gateway_port = free_port()
     with ExitStack() as stack:
-        identity = stack.enter_context(served(
-            mims.identity.service.create_app(data_dir=folder / "identity", port=identity_port), identity_port))
+        identity, passwords = stack.enter_context(
+            identity_served(folder / "identity", f"http://127.0.0.1:{gateway_port}"))
         context = stack.enter_context(served(create_context(data_dir=folder / "context"), free_port()))
         marketplace = stack.enter_context(served(create_marketplace(data_dir=folder / "marketplace"), free_port()))
         for example in ppi_schemas.get("dcat-dataset@1").examples_valid[:1]:
@@ -97,18 +98,10 @@ def region(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Region]:
             {"name": "den-haag", "title": "Den Haag", "base_url": peer, "issuer": peer, "timeout": 2},
             {"name": "leiden", "base_url": down, "issuer": down, "timeout": 2},
         ]))
-        gateway = create_gateway(data_dir=folder / "gateway", port=gateway_port, city="rotterdam",
-                                 identity_url=identity, context_url=context, marketplace_url=marketplace,
-                                 peers_file=folder / "peers.json", rate_limit="off")
-        stack.enter_context(served(gateway, gateway_port))
-        yield Region(gateway_url, identity, password)
-
-
-def _signed_in_client(region: Region, next_path: str) -> httpx.Client:
-    http, back = _signed_in(region, next_path)  # type: ignore[arg-type]  # it reads gateway and password
-    assert back.status_code == 303, back.text
-    http.cookies.set("oup_lang", "en")
-    return http
+        region = Region(f"http://127.0.0.1:{gateway_port}", identity, context, marketplace, folder / "peers.json",
+                        passwords["citizen"])
+        stack.enter_context(served(region.new_gateway(folder / "gateway", gateway_port), gateway_port))
+        yield region
 
 
 def test_region_failure_headers_are_read_as_cities_and_reasons() -> None:
@@ -156,8 +149,10 @@ def test_every_visitor_is_told_whether_a_peer_answers_and_a_status_reader_how_it
     assert (connection.circuit, connection.auth, connection.retry_in) == ("open", "client-credentials", 13)
 
 
-def test_the_cities_page_shows_each_peer_and_its_last_answer(region: Region) -> None:
-    with httpx.Client(base_url=region.gateway, cookies={"oup_lang": "en"}) as http:
+def test_the_cities_page_shows_each_peer_and_its_last_answer(region: Region, tmp_path: Path) -> None:
+    port = free_port()  # a gateway of its own: no other test has searched through it
+    with served(region.new_gateway(tmp_path, port), port) as gateway, \
+            httpx.Client(base_url=gateway, cookies={"oup_lang": "en"}) as http:
         before = http.get("/cities")
         http.get("/cities/search", params={"tab": "datasets"})  # asks every city once
         after = http.get("/cities")
@@ -172,11 +167,9 @@ def test_the_cities_page_shows_each_peer_and_its_last_answer(region: Region) -> 
     assert "127.0.0.1" not in after.text and "could not be reached" not in after.text
     assert "Asked in every search" not in after.text and "without a token" not in after.text
     # A person who may read the region's status (context:read) sees that too.
-    http = _signed_in_client(region, "/cities")
-    try:
+    with signed_in(region.gateway, "citizen", region.password, "/cities", lang="en") as http:
+        http.get("/cities/search", params={"tab": "datasets"})  # asks every city once
         detailed = http.get("/cities")
-    finally:
-        http.close()
     rows = dict(re.findall(r'<th scope="row">([^<(]+?)(?: \([a-z-]+\))?</th>(.*?)</tr>', detailed.text, re.DOTALL))
     assert "Answered at" in rows["Den Haag"] and "without a token (open data only)" in rows["Den Haag"]
     assert "Did not answer at" in rows["leiden"] and "it could not be reached" in rows["leiden"]
@@ -210,14 +203,11 @@ def test_the_entity_search_needs_a_sign_in(region: Region) -> None:
 
 
 def test_the_entity_search_shows_every_city_s_entities_and_a_partial_failure(region: Region) -> None:
-    http = _signed_in_client(region, "/cities/search")
-    try:
+    with signed_in(region.gateway, "citizen", region.password, "/cities/search", lang="en") as http:
         form = http.get("/cities/search")
         found = http.get("/cities/search", params={"tab": "entities", "type": PARKING})
         by_id = http.get("/cities/search", params={"tab": "entities", "text": "malie", "type": PARKING})
         refused = http.get("/cities/search", params={"tab": "entities", "type": PARKING, "q": "name=="})
-    finally:
-        http.close()
     assert form.status_code == 200 and f'<option value="{PARKING}">' in form.text
     assert found.status_code == 200 and "2 found" in found.text
     assert "From den-haag" in found.text and "From rotterdam" in found.text
@@ -237,10 +227,7 @@ def test_the_region_pages_pass_the_audit(region: Region, page: Page) -> None:
     assert page.locator("table caption").count() == 1
     audit(page, "region-cities")
     page.goto(f"{region.gateway}/auth/login?next=/cities/search")
-    page.fill("#username", "citizen")
-    page.fill("#password", region.password)
-    with page.expect_navigation(url=re.compile(r".*/cities/search$")):
-        page.click("button[name=decision][value=allow]")
+    sign_in_in_browser(page, "citizen", region.password, f"{region.gateway}/cities/search")
     page.select_option("#type", PARKING)
     with page.expect_navigation():
         page.click("main button[type=submit]")
