@@ -56,17 +56,8 @@ class SqlClientStore:
         try:
             async with self._engine.begin() as connection:
                 await connection.execute(
-                    clients.insert().values(
-                        client_id=client.client_id,
-                        secret_hash=client.secret_hash,
-                        name=client.name,
-                        grant_types=list(client.grant_types),
-                        scopes=list(client.scopes),
-                        token_endpoint_auth_method=client.token_endpoint_auth_method,
-                        created_at=client.created_at,
-                        redirect_uris=list(client.redirect_uris),
-                        metadata=dict(client.metadata),
-                    )
+                    clients.insert().values(client_id=client.client_id, created_at=client.created_at,
+                                            **_terms(client))
                 )
         except sa.exc.IntegrityError:
             raise ClientExists(client.client_id) from None
@@ -77,15 +68,7 @@ class SqlClientStore:
         most its client cache's ttl."""
         async with self._engine.begin() as connection:
             result = await connection.execute(
-                clients.update().where(clients.c.client_id == client.client_id).values(
-                    secret_hash=client.secret_hash,
-                    name=client.name,
-                    grant_types=list(client.grant_types),
-                    scopes=list(client.scopes),
-                    token_endpoint_auth_method=client.token_endpoint_auth_method,
-                    redirect_uris=list(client.redirect_uris),
-                    metadata=dict(client.metadata),
-                )
+                clients.update().where(clients.c.client_id == client.client_id).values(**_terms(client))
             )
         return result.rowcount > 0
 
@@ -114,6 +97,13 @@ class SqlClientStore:
         """Whether any client is registered."""
         async with self._engine.connect() as connection:
             return (await connection.execute(sa.select(clients.c.client_id).limit(1))).first() is not None
+
+
+def _terms(client: Client) -> dict[str, object]:
+    """The columns of a client row besides its id and creation time."""
+    return {"secret_hash": client.secret_hash, "name": client.name, "grant_types": list(client.grant_types),
+            "scopes": list(client.scopes), "token_endpoint_auth_method": client.token_endpoint_auth_method,
+            "redirect_uris": list(client.redirect_uris), "metadata": dict(client.metadata)}
 
 
 class SqlSigningKeyStore:
