@@ -114,13 +114,17 @@ def pkce_pair() -> tuple[str, str]:
     return verifier, challenge
 
 
-async def authorization_url(portal: Portal, browser: str, *, redirect_uri: str, next_path: str, lang: str) -> str:
-    """Where ``browser`` signs in; the portal keeps the request's state, verifier, nonce and redirect URI."""
+async def authorization_url(portal: Portal, browser: str, *, redirect_uri: str, next_path: str, lang: str,
+                            fresh: bool = False) -> str:
+    """Where ``browser`` signs in (``fresh``: with the password, whatever the identity MIM remembers,
+    OpenID Connect ``prompt=login``); the portal keeps the request's state, verifier, nonce and redirect URI."""
     verifier, challenge = pkce_pair()
     state, nonce = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
     query = {"response_type": "code", "client_id": portal.client_id, "redirect_uri": redirect_uri,
              "scope": portal.scopes, "state": state, "nonce": nonce, "code_challenge": challenge,
              "code_challenge_method": "S256", "ui_locales": lang}
+    if fresh:
+        query["prompt"] = "login"
     target = f"{await portal.endpoint('authorization_endpoint')}?{urlencode(query)}"
     portal.pending.put(state, PendingSignIn(browser=browser, verifier=verifier, nonce=nonce,
                                             redirect_uri=redirect_uri, next=next_path))

@@ -26,6 +26,9 @@ IDLE_SECONDS = 8 * 3600
 MAX_SESSIONS = 100_000
 #: The browser's sign-ins under way: their cookie, how long one may take, how many are kept.
 SIGNIN_COOKIE = "oup_portal_signin"
+#: Set on sign-out: the next sign-in from this browser asks for the password again (``prompt=login``),
+#: although the identity MIM still knows the person (a shared computer).
+SIGNED_OUT_COOKIE = "oup_portal_signed_out"
 SIGNIN_PATH = "/auth"
 PENDING_SECONDS = 600
 MAX_PENDING = 10_000
@@ -143,5 +146,8 @@ def remember_browser(response: Response, browser: str, request: Request) -> None
                         secure=https(request), path=SIGNIN_PATH)
 
 
-def forget(response: Response) -> None:
+def forget(response: Response, request: Request) -> None:
+    """The session's cookie gone, and the next sign-in here one with the password (SIGNED_OUT_COOKIE)."""
     response.delete_cookie(SESSION_COOKIE, path="/")
+    response.set_cookie(SIGNED_OUT_COOKIE, "1", max_age=IDLE_SECONDS, httponly=True, samesite="lax",
+                        secure=https(request), path=SIGNIN_PATH)

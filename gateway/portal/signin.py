@@ -7,7 +7,8 @@ from starlette.responses import Response
 
 from gateway.portal import oauth
 from gateway.portal.pages import Page, local_path
-from gateway.portal.sessions import SIGNIN_COOKIE, browser_id, forget, remember_browser
+from gateway.portal.replies import form_expired
+from gateway.portal.sessions import SIGNED_OUT_COOKIE, SIGNIN_COOKIE, SIGNIN_PATH, browser_id, forget, remember_browser
 
 router = APIRouter(prefix="/auth", include_in_schema=False)
 
@@ -36,7 +37,8 @@ async def login(request: Request, next: str | None = None) -> Response:
     browser = browser_id(request)
     try:
         target = await oauth.authorization_url(page.portal, browser, redirect_uri=redirect_uri(request),
-                                               next_path=local_path(next), lang=page.lang)
+                                               next_path=local_path(next), lang=page.lang,
+                                               fresh=SIGNED_OUT_COOKIE in request.cookies)
     except oauth.IdentityUnavailable as exc:
         return page.render("error.html", status=503, heading=page.t("signin.unavailable"), detail=exc.reason)
     response = page.redirect(target)
@@ -66,7 +68,9 @@ async def callback(request: Request, state: str | None = None, code: str | None 
     if page.session is not None:
         page.portal.sessions.close(page.session)
     page.session = session
-    return page.redirect(pending.next)
+    response = page.redirect(pending.next)
+    response.delete_cookie(SIGNED_OUT_COOKIE, path=SIGNIN_PATH)
+    return response
 
 
 @router.post("/logout")
@@ -75,10 +79,9 @@ async def logout(request: Request) -> Response:
     form = await request.form()
     if page.session is not None:
         if not page.csrf_valid(form):
-            return page.render("error.html", status=400, heading=page.t("form.expired"),
-                               detail=page.t("form.expired_detail"))
+            return form_expired(page)
         await oauth.sign_out(page.portal, page.session)
         page.portal.sessions.close(page.session)
     response = page.redirect("/")
-    forget(response)
+    forget(response, request)
     return response

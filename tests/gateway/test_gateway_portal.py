@@ -197,6 +197,11 @@ def test_sign_out_needs_the_form_of_the_session_and_revokes_the_refresh_token(pl
         assert forged.status_code == 400 and "Demo citizen" in http.get("/").text
         assert http.post("/auth/logout", data={"csrf": csrf}).status_code == 303
         assert "Demo citizen" not in http.get("/").text
+        # The identity MIM still knows the person: the next sign-in here asks for the password again.
+        again = http.get("/auth/login")
+        assert parse_qs(urlsplit(again.headers["location"]).query)["prompt"] == ["login"]
+        assert sign_in(http, "citizen", platform.password).status_code == 303
+        assert "prompt" not in parse_qs(urlsplit(http.get("/auth/login").headers["location"]).query)
 
 
 async def test_an_expiring_access_token_is_refreshed_and_a_revoked_one_signs_out(platform: Platform) -> None:
