@@ -93,6 +93,11 @@ async def admit(request: Request, route: Route, entity_types: list[str], grants:
     """
     token = await _verify(request, None)
     assert token is not None  # always=True: verified or raised
+    if route.any_scopes and not set(route.any_scopes) & set(token.scopes):
+        raise ProblemError(
+            403, "Forbidden", f"the access token holds none of the scopes {' '.join(route.any_scopes)} for route "
+            f"{route.name}", headers={"WWW-Authenticate": f'Bearer realm="{REALM}", error="insufficient_scope", '
+                                                          f'scope="{route.any_scopes[0]}"'})
     needed = required_scopes(route, entity_types)
     missing = [scope for scope in needed if scope not in token.scopes]
     if not missing:

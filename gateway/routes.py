@@ -3,7 +3,8 @@
 A JSON file (``routes_file``, default the packaged ``routes.json``) lists entries, first match wins.
 Each entry matches methods and either an exact ``path`` or a path ``prefix``; it names the
 ``upstream`` (identity, context, marketplace, permit-check), the ``upstream_prefix`` that replaces
-the matched prefix, the ``scopes`` a token must hold (``public`` entries need no token), extra
+the matched prefix, the ``scopes`` a token must hold and ``any_scopes`` of which it must hold one
+(two roles reaching one resource; ``public`` entries need no token), extra
 scopes per NGSI-LD entity ``types``, and the ``ppi`` (``name@version``) a request body must
 conform to. The file is checked at start-up: an error names the entry.
 """
@@ -37,6 +38,7 @@ class _Entry(BaseModel):
     upstream: str
     upstream_prefix: str | None = Field(None, pattern=r"^/")
     scopes: tuple[str, ...] = ()
+    any_scopes: tuple[str, ...] = ()
     types: dict[str, tuple[str, ...]] = Field(default_factory=dict)
     public: bool = False
     ppi: str | None = None
@@ -50,7 +52,7 @@ class _Entry(BaseModel):
         unknown = [m for m in self.methods if m not in ALL_METHODS]
         if unknown:
             raise ValueError(f"unknown methods {unknown}")
-        if self.public and (self.scopes or self.types):
+        if self.public and (self.scopes or self.any_scopes or self.types):
             raise ValueError("a public entry cannot require scopes")
         if self.ppi is not None:
             try:
@@ -73,6 +75,7 @@ class Route:
     upstream: str
     upstream_prefix: str
     scopes: tuple[str, ...]
+    any_scopes: tuple[str, ...]
     types: dict[str, tuple[str, ...]]
     public: bool
     ppi: str | None
@@ -148,6 +151,7 @@ def load_routes(path: Path | None = None) -> RouteTable:
                 upstream=entry.upstream,
                 upstream_prefix=upstream_prefix,
                 scopes=entry.scopes,
+                any_scopes=entry.any_scopes,
                 types=dict(entry.types),
                 public=entry.public,
                 ppi=entry.ppi,

@@ -41,6 +41,7 @@ router = APIRouter(include_in_schema=False)
 CHECKS = "/permit-check/v1/checks"
 ENTITIES = "/ngsi-ld/v1/entities"
 SUBMIT = "permit:submit"
+REVIEW = "permit:review"
 PAGE_SIZE = 20
 #: The last page of past checks the list goes to (the permit check's offsets stay 32-bit).
 MAX_PAGE = 2**31 // PAGE_SIZE
@@ -53,9 +54,11 @@ POINTER_FIELDS = {"footprint": "footprint", "height": "height", "eavesHeight": "
 _DRAW_FIELDS = ("name", "footprint", "height", "eavesHeight", "storeysAboveGround", "function", "grossFloorArea",
                 "dwellings", "parkingSpaces", "roofType", "parcel")
 
-def _refused(page: Page) -> Response | None:
-    """A page saying why, unless the person may submit plans (officers review, they do not submit)."""
-    if SUBMIT in page.require_person().scopes:
+def _refused(page: Page, *, reading: bool = False) -> Response | None:
+    """A page saying why, unless the person may submit plans, or, ``reading`` checks, review them
+    (an officer reads every citizen's checks, and submits none)."""
+    scopes = page.require_person().scopes
+    if SUBMIT in scopes or (reading and REVIEW in scopes):
         return None
     return page.render("error.html", status=403, heading=page.t("error.forbidden"),
                        detail=page.t("permits.not_allowed"))
@@ -221,19 +224,19 @@ def _problem(response: Any, how: str) -> tuple[str, list[FieldError]]:
 @router.get("/permits/checks")
 async def past_checks(request: Request, page_text: str = Query("1", alias="page")) -> Response:
     page = Page(request)
-    if refused := _refused(page):
+    if refused := _refused(page, reading=True):
         return refused
     number = replies.page_number(page_text, MAX_PAGE)
     found = {"items": [], "total": 0}
     if number is not None:
         platform = await page.platform()
         found = await platform.get_json(CHECKS, params={"limit": PAGE_SIZE, "offset": (number - 1) * PAGE_SIZE})
+    shown = {"total": found["total"], "size": PAGE_SIZE, "when": when, "verdict_class": VERDICT_CLASS,
+             "everyones": SUBMIT not in page.require_person().scopes}  # an officer's list: every citizen's
     if number is None or (number > 1 and not found["items"]):
-        return page.render("permits/list.html", status=400, items=[], total=found["total"], number=1,
-                           size=PAGE_SIZE, when=when, verdict_class=VERDICT_CLASS,
-                           error=page.t("permits.list.bad_page", page=page_text[:20]))
-    return page.render("permits/list.html", items=found["items"], total=found["total"], number=number,
-                       size=PAGE_SIZE, when=when, verdict_class=VERDICT_CLASS, error=None)
+        return page.render("permits/list.html", status=400, items=[], number=1,
+                           error=page.t("permits.list.bad_page", page=page_text[:20]), **shown)
+    return page.render("permits/list.html", items=found["items"], number=number, error=None, **shown)
 
 
 def _check_path(check_id: str) -> str | None:
@@ -249,7 +252,7 @@ def _no_check(page: Page, check_id: str) -> Response:
 @router.get("/permits/checks/{check_id}")
 async def decision_page(request: Request, check_id: str) -> Response:
     page = Page(request)
-    if refused := _refused(page):
+    if refused := _refused(page, reading=True):
         return refused
     if (path := _check_path(check_id)) is None:
         return _no_check(page, check_id)
@@ -272,7 +275,7 @@ async def printable_report(request: Request, check_id: str) -> Response:
     """The permit check's printable report, fetched with the person's token (a plain link to the
     API would carry none) and served, in the page's language, as a sandboxed document of its own."""
     page = Page(request)
-    if refused := _refused(page):
+    if refused := _refused(page, reading=True):
         return refused
     if (path := _check_path(check_id)) is None:
         return _no_check(page, check_id)

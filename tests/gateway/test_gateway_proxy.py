@@ -479,3 +479,22 @@ def test_entity_types_may_need_scopes_of_their_own(platform: dict[str, Any], tmp
             assert either.status_code == 403 and "permits:read" in either.json()["detail"], expression
         allowed = bearer(scope="context:read permits:read")
         assert client.get("/ngsi-ld/v1/entities", params={"type": "Permit"}, headers=allowed).status_code == 200
+
+
+def test_a_route_may_take_any_one_of_its_scopes(platform: dict[str, Any], tmp_path: Path) -> None:
+    table = tmp_path / "routes.json"
+    table.write_text(json.dumps({"routes": [
+        {"name": "either", "methods": ["GET"], "prefix": "/ngsi-ld/v1/", "upstream": "context",
+         "any_scopes": ["context:read", "context:audit"]}]}))
+    with gateway(platform, routes_file=table) as (client, app):
+        for scope in ("context:read", "context:audit"):
+            assert client.get("/ngsi-ld/v1/types", headers=bearer(scope=scope)).status_code == 200, scope
+        refused = client.get("/ngsi-ld/v1/types", headers=bearer(scope="context:write"))
+        assert refused.status_code == 403 and "context:read context:audit" in refused.json()["detail"]
+        assert 'error="insufficient_scope"' in refused.headers["www-authenticate"]
+        assert app.state.audit[-1].status == 403
+    public = tmp_path / "public.json"
+    public.write_text(json.dumps({"routes": [{"name": "odd", "prefix": "/a/", "upstream": "context", "public": True,
+                                              "any_scopes": ["context:read"]}]}))
+    with pytest.raises(InvalidRouteTable, match="public entry cannot require scopes"):
+        load_routes(public)

@@ -229,10 +229,22 @@ def test_the_map_draws_the_twins_parcels_zoning_and_buildings(citizen: httpx.Cli
     assert kinds == {"parcel", "zoning", "building"}
 
 
-def test_an_officer_is_told_that_checking_is_for_citizens(platform: Platform) -> None:
+def test_an_officer_reads_every_citizens_checks_and_submits_none(platform: Platform, citizen: httpx.Client) -> None:
+    plan = {"name": "Woning voor de vergunningverlener", "footprint": {"type": "Polygon", "coordinates": [
+        [list(p) for p in [*SQUARE_RD, SQUARE_RD[0]]]]}, "height": 12, "functions": [
+        {"function": "wonen", "grossFloorArea": 200}]}
+    checked = _upload(citizen, "plan.json", json.dumps(plan).encode())
+    assert checked.status_code == 303, checked.text[:500]
     with signed_in(platform.gateway, "officer", platform.passwords["officer"], lang="en") as officer:
-        refused = officer.get("/permits/checks")
-    assert refused.status_code == 403 and "permit:submit" in refused.text
+        refused = officer.get("/permits")
+        assert refused.status_code == 403 and "permit:submit" in refused.text
+        listed = officer.get("/permits/checks")
+        assert listed.status_code == 200 and "the checks of every citizen" in listed.text
+        assert checked.headers["location"] in listed.text
+        decision = officer.get(checked.headers["location"])
+        assert decision.status_code == 200 and 'id="overall-verdict"' in decision.text
+        assert officer.get(checked.headers["location"] + "/report").status_code == 200
+        assert officer.post("/permits/checks", data={"csrf": "x", "how": "draw"}).status_code == 403
 
 
 # -- in a browser -----------------------------------------------------------------------------------
