@@ -419,7 +419,7 @@ def routed(change: Callable[[dict[str, Any]], dict[str, Any]]) -> Mutate:
 
 
 def public(route: dict[str, Any]) -> dict[str, Any]:
-    return {**{k: v for k, v in route.items() if k != "scopes"}, "public": True}
+    return {**{k: v for k, v in route.items() if k not in ("scopes", "any_scopes", "types")}, "public": True}
 
 
 def hides_region_failure(app: App, deployment: Deployment) -> App:
