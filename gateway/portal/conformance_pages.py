@@ -26,15 +26,13 @@ from gateway.portal.conformance_runs import (
     stated_claims,
     verify,
 )
-from gateway.portal.pages import Page
+from gateway.portal.pages import SANDBOXED_DOCUMENT, Page
 
 router = APIRouter(include_in_schema=False)
 
 #: Largest certificate accepted for verification (a certificate is a few kilobytes). The report
 #: beside it is bounded by the gateway's ``max_body_bytes``, which the form states.
 MAX_CERTIFICATE_BYTES = 64 * 1024
-#: The saved HTML report is a page of its own: inline CSS only, no scripts, no outside requests.
-REPORT_POLICY = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox"
 
 
 @router.get("/certificates")
@@ -99,9 +97,8 @@ async def certificate_report(request: Request, name: str) -> Response:
     if path is None:
         page = Page(request)
         return replies.not_found(page, page.t("conformance.run.no_report", name=name))
-    return FileResponse(path, media_type="text/html; charset=utf-8", headers={
-        "content-security-policy": REPORT_POLICY, "x-content-type-options": "nosniff",
-        "referrer-policy": "no-referrer", "cache-control": "no-cache"})
+    return FileResponse(path, media_type="text/html; charset=utf-8",
+                        headers={**SANDBOXED_DOCUMENT, "cache-control": "no-cache"})
 
 
 def _verify_page(page: Page, error: str | None = None, field: str | None = None, status: int = 400) -> Response:

@@ -35,6 +35,13 @@ _TEMPLATES = Environment(
 #: session ended leads to sign-in), which ``form-action`` also governs.
 CONTENT_SECURITY_POLICY = ("default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
                            "frame-ancestors 'none'; form-action 'self'")
+#: A report served as a document of its own (a run's HTML report, a check's printable report): inline
+#: CSS only, no scripts, no outside requests, sandboxed.
+SANDBOXED_DOCUMENT = {
+    "content-security-policy": "default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox",
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "no-referrer",
+}
 SECURITY_HEADERS = {
     "x-content-type-options": "nosniff",
     "referrer-policy": "same-origin",

@@ -21,8 +21,7 @@ from starlette.datastructures import UploadFile
 from starlette.responses import HTMLResponse, Response
 
 from gateway.portal import permit_map, replies
-from gateway.portal.conformance_pages import REPORT_POLICY
-from gateway.portal.pages import Page
+from gateway.portal.pages import SANDBOXED_DOCUMENT, Page
 from gateway.portal.permit_decision import VERDICT_CLASS, rule_rows, when
 from gateway.portal.permit_plan import (
     ACCEPT,
@@ -287,6 +286,5 @@ async def printable_report(request: Request, check_id: str) -> Response:
     media_type = report.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if media_type != "text/html":
         raise UpstreamError(502, f"GET {path}.html", f"the report came as {media_type or 'no media type'}, not HTML")
-    return HTMLResponse(report.text, headers={
-        "content-security-policy": REPORT_POLICY, "x-content-type-options": "nosniff", "referrer-policy": "no-referrer",
-        "content-language": page.lang, "cache-control": "no-store"})
+    return HTMLResponse(report.text, headers={**SANDBOXED_DOCUMENT, "content-language": page.lang,
+                                              "cache-control": "no-store"})

@@ -92,10 +92,6 @@ class SessionStore:
         self._sessions[session.id] = session
         return session
 
-    def open(self, request: Request) -> Session:
-        """The request's session, or a new one."""
-        return self.of(request) or self.new()
-
     def close(self, session: Session) -> None:
         self._sessions.pop(session.id, None)
 

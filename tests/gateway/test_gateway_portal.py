@@ -329,7 +329,7 @@ async def test_a_sign_in_sends_back_its_own_redirect_uri_and_reads_the_keys_once
 @pytest.mark.parametrize("claims", [
     {"nonce": "not-the-one"}, {"nonce": None}, {"aud": "another-client"}, {"aud": None},
     {"iss": "https://elsewhere.example"}, {"exp": int(time.time()) - 3600}, {"sub": "u2"},
-], ids=lambda claims: ",".join(f"{name}={value}" for name, value in claims.items()))
+], ids=lambda claims: ",".join(f"{name}={'past' if name == 'exp' else value}" for name, value in claims.items()))
 async def test_an_id_token_not_issued_for_this_sign_in_is_refused(identity, claims: dict[str, object]) -> None:
     portal, fake = identity
     pending = await _start(portal, fake)
