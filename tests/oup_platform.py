@@ -5,6 +5,7 @@ the entities the Rotterdam demo defines."""
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,6 +24,8 @@ from mims.cli.demo.city import Layer
 from mims.cli.services import SERVICES
 
 #: What the supervisor prints once every service answers.
+#: The environment of an `oup` command whose tables must not wrap (a test worker has no terminal).
+WIDE = {**os.environ, "COLUMNS": "200"}
 READY = "All services ready"
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from conformance import certificate
-from tests.demo.demo_platform import WIDE, Platform
+from oup_platform import WIDE, Platform
 from tests.serving import ROOT
 
 CERTIFIED = ("identity", "context", "permit-check")

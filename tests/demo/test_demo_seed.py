@@ -15,8 +15,8 @@ from shapely.geometry import box, mapping, shape
 from mims.cli.demo import layers, rotterdam
 from mims.cli.demo.catalogue import OPEN, offer_uid
 from mims.cli.demo.smart_data_models import AIR_QUALITY_CONTEXT
-from tests.demo.demo_platform import WIDE, Platform, expected_counts
-from tests.demo.demo_platform import layers as demo_layers
+from oup_platform import WIDE, Platform, expected_counts
+from oup_platform import layers as demo_layers
 from tests.serving import ROOT
 
 
